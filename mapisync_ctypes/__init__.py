@@ -1,0 +1,47 @@
+"""mapisync_ctypes: MAPI background-sync COM interfaces across the Python/native boundary.
+
+- Python objects as real COM pointers: subclass :class:`COMObject`, then
+  :func:`com_pointer` gives native code an interface pointer.
+- Native COM pointers as Python objects: :func:`wrap` gives a proxy.
+- Declarations (:mod:`.interfaces`), ABI types (:mod:`.abi`), HRESULTs
+  (:mod:`.hresult`) and flags (:mod:`.flags`) match include/mapisync.h;
+  :func:`get_include` returns that header's folder.
+"""
+
+import logging
+import os
+
+from .abi import GUID, HANDLE, HRESULT, IID, LPCWSTR, MAPISIB, REFIID, ULONG, WCHAR, FUNCTYPE
+from .comobject import COMObject, com_pointer, com_refcount
+from .declare import Interface, Method
+from .flags import *  # noqa: F401,F403  (SyncFlags and the SYNC_* constants)
+from .flags import __all__ as _flags_all
+from .hresult import *  # noqa: F401,F403  (HRESULT constants, COMError, helpers)
+from .hresult import __all__ as _hresult_all
+from .interfaces import (
+    IID_IMAPISync, IID_IMAPISyncProgressCallback, IID_IUnknown, IMAPISync,
+    IMAPISyncProgressCallback, IUnknown,
+)
+from .proxy import Proxy, wrap
+
+__version__ = "0.1.0"
+
+logging.getLogger("mapisync_ctypes").addHandler(logging.NullHandler())
+
+
+def get_include() -> str:
+    """The folder holding mapisync.h, for a C compiler's -I (like numpy.get_include())."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "include")
+    if os.path.isfile(os.path.join(installed, "mapisync.h")):
+        return installed
+    # a source checkout: the header lives in the top-level include/
+    return os.path.join(os.path.dirname(here), "include")
+
+
+__all__ = [
+    "GUID", "IID", "REFIID", "HANDLE", "HRESULT", "LPCWSTR", "MAPISIB", "ULONG", "WCHAR",
+    "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method",
+    "IUnknown", "IMAPISync", "IMAPISyncProgressCallback", "IID_IUnknown", "IID_IMAPISync",
+    "IID_IMAPISyncProgressCallback", "Proxy", "wrap", "get_include", "__version__",
+] + list(_flags_all) + list(_hresult_all)

@@ -1,0 +1,243 @@
+"""The seam between Python COM objects and native memory (the ctypes backend).
+
+Everything that knows how an object looks to native code lives here: the
+per-class vtables, the per-object native block, reference counting and the
+IUnknown methods. A compiled backend can replace this module by producing the
+same block layout and taking over QueryInterface/AddRef/Release.
+
+Native layout of one object::
+
+    struct MapiSyncObject {
+        int32_t  refcount;       /* a compiled backend's atomic COM count (unused here) */
+        uint32_t n_interfaces;
+        void    *owner;          /* PyObject * of the Python object */
+        struct { const void *lpVtbl; struct MapiSyncObject *object; } itf[n_interfaces];
+    };
+
+``this`` is ``&itf[i]`` for interface ``i`` of the class's ``_com_interfaces_``;
+``itf[0]`` is the identity returned for IID_IUnknown, and ``this->object``
+leads to the header whatever ``i`` is.
+
+Here the count lives in Python under one lock, and ``_live`` maps every
+interface address of an object whose count is above zero to the object.
+That map is also the keep-alive: at zero the entries go, and the object is
+free to be collected once Python drops it.
+"""
+
+import atexit
+import ctypes
+import logging
+import threading
+from ctypes import Structure, c_int32, c_uint32, c_void_p
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import _vtbl
+from .abi import GUID
+from .declare import Interface
+from .hresult import E_INVALIDARG, E_NOINTERFACE, E_POINTER, E_UNEXPECTED, S_OK
+from .interfaces import IUnknown
+
+logger = logging.getLogger("mapisync_ctypes")
+
+_lock = threading.Lock()
+_live: Dict[int, Any] = {}  # interface address -> object, while its count > 0
+_class_infos: List["ClassInfo"] = []  # every class's vtables, kept for the process's life
+_finalizing = False
+
+
+class _InterfaceSlot(Structure):
+    _fields_ = [("lpVtbl", c_void_p), ("object", c_void_p)]
+
+
+_block_types: Dict[int, type] = {}
+
+
+def _block_type(n: int) -> type:
+    """The ctypes Structure of a block with ``n`` interfaces (one type per n)."""
+    block_type = _block_types.get(n)
+    if block_type is None:
+        block_type = _block_types[n] = type(f"MapiSyncObject{n}", (Structure,), {"_fields_": [
+            ("refcount", c_int32),
+            ("n_interfaces", c_uint32),
+            ("owner", c_void_p),
+            ("itf", _InterfaceSlot * n),
+        ]})
+    return block_type
+
+
+class ClassInfo:
+    """What one COMObject subclass shares across its objects: vtables and the IID map."""
+
+    def __init__(self, cls: type) -> None:
+        interfaces = tuple(getattr(cls, "_com_interfaces_", ()))
+        if not interfaces:
+            raise TypeError(f"{cls.__name__}._com_interfaces_ lists no interface")
+        for interface in interfaces:
+            if not isinstance(interface, Interface):
+                raise TypeError(f"{cls.__name__}._com_interfaces_ holds {interface!r}, not an Interface")
+        self.name = cls.__name__
+        self.interfaces: Tuple[Interface, ...] = interfaces
+        self.block_type = _block_type(len(interfaces))
+        self.vtables = [self._build_vtable(cls, interface) for interface in interfaces]
+        self.vtable_addresses = [ctypes.addressof(v) for v in self.vtables]
+        # IID bytes -> interface index; a base IID maps to the first interface deriving from it.
+        self.slot_by_iid: Dict[bytes, int] = {}
+        for index, interface in enumerate(interfaces):
+            for declared in interface.bases():
+                self.slot_by_iid.setdefault(bytes(declared.iid), index)
+
+    def _build_vtable(self, cls: type, interface: Interface) -> Any:
+        slots: Dict[str, Any] = {"QueryInterface": _query_interface,
+                                 "AddRef": _add_ref, "Release": _release}
+        for method in interface.methods[len(IUnknown.methods):]:
+            func = getattr(cls, method.name, None)
+            if callable(func):
+                slots[method.name] = _vtbl.make_method_thunk(method, func, _live.get, _not_live)
+            else:
+                slots[method.name] = _vtbl.make_notimpl_thunk(method, cls.__name__)
+        return interface.vtable_type(**slots)
+
+
+def class_info(cls: type) -> ClassInfo:
+    """The class's vtables, built on first use and never rebuilt."""
+    info = cls.__dict__.get("_com_class_info_")
+    if info is None:
+        with _lock:
+            info = cls.__dict__.get("_com_class_info_")
+            if info is None:
+                info = ClassInfo(cls)
+                _class_infos.append(info)
+                cls._com_class_info_ = info
+    return info
+
+
+class Block:
+    """One object's native memory and COM count."""
+
+    __slots__ = ("info", "memory", "addresses", "count")
+
+    def __init__(self, obj: Any, info: ClassInfo) -> None:
+        self.info = info
+        self.memory = memory = info.block_type()
+        self.count = 0
+        memory.n_interfaces = len(info.interfaces)
+        memory.owner = id(obj)
+        header = ctypes.addressof(memory)
+        for slot, vtable in zip(memory.itf, info.vtable_addresses):
+            slot.lpVtbl = vtable
+            slot.object = header
+        first = header + type(memory).itf.offset
+        size = ctypes.sizeof(_InterfaceSlot)
+        self.addresses: Tuple[int, ...] = tuple(first + i * size for i in range(len(info.interfaces)))
+
+
+def block_of(obj: Any) -> Block:
+    """The object's block, created on first use."""
+    block = obj.__dict__.get("_com_block")
+    if block is None:
+        info = class_info(type(obj))
+        with _lock:
+            block = obj.__dict__.get("_com_block")
+            if block is None:
+                block = obj.__dict__["_com_block"] = Block(obj, info)
+    return block
+
+
+def add_ref(obj: Any, block: Block) -> int:
+    with _lock:
+        block.count += 1
+        if block.count == 1:
+            for address in block.addresses:
+                _live[address] = obj
+        return block.count
+
+
+def interface_pointer(obj: Any, iid: GUID) -> Optional[int]:
+    """The address for ``iid`` with one new reference, or None if unsupported."""
+    block = block_of(obj)
+    index = block.info.slot_by_iid.get(bytes(iid))
+    if index is None:
+        return None
+    add_ref(obj, block)
+    return block.addresses[index]
+
+
+def refcount(obj: Any) -> int:
+    block = obj.__dict__.get("_com_block")
+    return block.count if block is not None else 0
+
+
+def _not_live(this: int, method: str) -> int:
+    """A call through an interface whose object has no COM reference."""
+    if not _finalizing:
+        try:
+            logger.error("%s called on 0x%x, which is not a live COM object "
+                         "(used after its final Release?); returning E_UNEXPECTED", method, this)
+        except BaseException:
+            pass
+    return E_UNEXPECTED
+
+
+@IUnknown.methods[0].prototype
+@_vtbl.guarded(E_UNEXPECTED, "QueryInterface")
+def _query_interface(this: int, riid: Any, ppv: Any) -> int:
+    if not ppv:
+        return E_POINTER
+    ppv[0] = None
+    obj = _live.get(this)
+    if obj is None:
+        return _not_live(this, "QueryInterface")
+    if not riid:
+        return E_INVALIDARG
+    block = obj._com_block
+    index = block.info.slot_by_iid.get(ctypes.string_at(riid, 16))
+    if index is None:
+        return E_NOINTERFACE
+    add_ref(obj, block)
+    ppv[0] = block.addresses[index]
+    return S_OK
+
+
+@IUnknown.methods[1].prototype
+@_vtbl.guarded(0, "AddRef")
+def _add_ref(this: int) -> int:
+    obj = _live.get(this)
+    if obj is None:
+        _not_live(this, "AddRef")
+        return 0
+    return add_ref(obj, obj._com_block)
+
+
+@IUnknown.methods[2].prototype
+@_vtbl.guarded(0, "Release")
+def _release(this: int) -> int:
+    obj = _live.get(this)
+    if obj is not None:
+        block = obj._com_block
+        with _lock:
+            if block.count > 0:
+                block.count -= 1
+                if block.count == 0:
+                    for address in block.addresses:
+                        _live.pop(address, None)
+                return block.count
+    # Another thread may have taken it to zero between the look-up and the lock.
+    if not _finalizing:
+        logger.error("Release on 0x%x, whose COM count is already zero; returning 0", this)
+    return 0
+
+
+@atexit.register
+def _park_at_exit() -> None:
+    """Keep memory that native code may still call into valid past finalization.
+
+    Objects still referenced by native code, and every class's vtables and
+    thunks, are leaked on purpose: freeing them while a native thread can
+    still call would turn a late call into a crash. Late calls get E_UNEXPECTED.
+    """
+    global _finalizing
+    with _lock:
+        _finalizing = True
+        parked = (list(_live.values()), list(_class_infos), _block_types)
+        _live.clear()
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(parked))

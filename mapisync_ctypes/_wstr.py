@@ -1,0 +1,29 @@
+"""UTF-16 text across the boundary, where the platform wchar_t is not UTF-16.
+
+Decoding keeps lone surrogates as they are (as comtypes and pywin32 do on
+Windows), so malformed text from native code never raises; a caller that
+needs clean text can re-encode with errors="replace".
+"""
+
+import sys
+from typing import Optional
+
+import cffi
+
+_ffi = cffi.FFI()
+_char16_p = _ffi.typeof("char16_t *")
+_CODEC = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"  # native order
+
+
+def decode(address: Optional[int]) -> Optional[str]:
+    """NUL-terminated UTF-16 at ``address`` -> str; NULL -> None."""
+    if not address:
+        return None
+    # cffi scans for the terminator and converts in C; pairs are joined,
+    # lone surrogates are kept as code points.
+    return _ffi.string(_ffi.cast(_char16_p, address))
+
+
+def encode(text: str) -> bytes:
+    """str -> NUL-terminated UTF-16 bytes in native order (lone surrogates pass through)."""
+    return (text + "\0").encode(_CODEC, "surrogatepass")
