@@ -94,7 +94,7 @@ class ClassInfo:
             if callable(func):
                 slots[method.name] = _vtbl.make_method_thunk(method, func, _live.get, _not_live)
             else:
-                slots[method.name] = _vtbl.make_notimpl_thunk(method, cls.__name__)
+                slots[method.name] = _vtbl.make_notimpl_thunk(method, cls.__name__, _live.get, _not_live)
         return interface.vtable_type(**slots)
 
 

@@ -111,10 +111,13 @@ def thunk(this, {", ".join(names)}):
     return method.prototype(thunk)
 
 
-def make_notimpl_thunk(method: Method, class_name: str) -> Any:
+def make_notimpl_thunk(method: Method, class_name: str, lookup: Callable[[int], Any],
+                       not_live: Callable[[int, str], int]) -> Any:
     """The slot for a method the class does not define: E_NOTIMPL, never S_OK."""
 
     def thunk(this: int, *args: Any) -> int:
+        if lookup(this) is None:
+            return not_live(this, method.name)
         try:
             logger.debug("%s does not implement %s; returning E_NOTIMPL", class_name, method.name)
         except BaseException:

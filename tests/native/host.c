@@ -33,7 +33,7 @@ TEST_API int host_check_iunknown(IUnknown *obj, const IID *iids, int n_iids, con
 
     /* identity: IID_IUnknown always gives the same pointer */
     hr = QI(obj, &IID_IUnknown, &identity);
-    TEST_CHECK(&r, hr == S_OK && identity != NULL, "QI(IUnknown) failed: 0x%08lx", (unsigned long)hr);
+    TEST_CHECK(&r, hr == S_OK && identity != NULL, "QI(IUnknown) failed: 0x%08lx", (unsigned long)(ULONG)hr);
     if (!identity) return r.failures;
     hr = QI(obj, &IID_IUnknown, &again);
     TEST_CHECK(&r, hr == S_OK && again == identity, "QI(IUnknown) twice gave %p and %p", (void *)identity, (void *)again);
@@ -42,11 +42,11 @@ TEST_API int host_check_iunknown(IUnknown *obj, const IID *iids, int n_iids, con
     for (i = 0; i < n_iids; i++) {
         void *pi = NULL, *self = NULL, *unk = NULL;
         hr = QI(obj, &iids[i], &pi);
-        TEST_CHECK(&r, hr == S_OK && pi != NULL, "QI(iid %d) failed: 0x%08lx", i, (unsigned long)hr);
+        TEST_CHECK(&r, hr == S_OK && pi != NULL, "QI(iid %d) failed: 0x%08lx", i, (unsigned long)(ULONG)hr);
         if (!pi) continue;
         /* reflexive */
         hr = QI(pi, &iids[i], &self);
-        TEST_CHECK(&r, hr == S_OK && self != NULL, "reflexive QI(iid %d) on itself failed: 0x%08lx", i, (unsigned long)hr);
+        TEST_CHECK(&r, hr == S_OK && self != NULL, "reflexive QI(iid %d) on itself failed: 0x%08lx", i, (unsigned long)(ULONG)hr);
         if (self) RELEASE(self);
         /* every interface leads to the one identity */
         hr = QI(pi, &IID_IUnknown, &unk);
@@ -55,7 +55,7 @@ TEST_API int host_check_iunknown(IUnknown *obj, const IID *iids, int n_iids, con
         for (j = 0; j < n_iids; j++) {
             void *pj = NULL, *back = NULL;
             hr = QI(pi, &iids[j], &pj);
-            TEST_CHECK(&r, hr == S_OK && pj != NULL, "QI(iid %d) via iid %d failed: 0x%08lx", j, i, (unsigned long)hr);
+            TEST_CHECK(&r, hr == S_OK && pj != NULL, "QI(iid %d) via iid %d failed: 0x%08lx", j, i, (unsigned long)(ULONG)hr);
             if (!pj) continue;
             /* symmetric */
             hr = QI(pj, &iids[i], &back);
@@ -79,17 +79,17 @@ TEST_API int host_check_iunknown(IUnknown *obj, const IID *iids, int n_iids, con
     if (absent) {
         void *out = GARBAGE;
         hr = QI(obj, absent, &out);
-        TEST_CHECK(&r, hr == E_NOINTERFACE, "QI(absent iid) returned 0x%08lx, expected E_NOINTERFACE", (unsigned long)hr);
+        TEST_CHECK(&r, hr == E_NOINTERFACE, "QI(absent iid) returned 0x%08lx, expected E_NOINTERFACE", (unsigned long)(ULONG)hr);
         TEST_CHECK(&r, out == NULL, "QI(absent iid) left *ppv = %p, expected NULL", out);
     }
     {
         hr = obj->lpVtbl->QueryInterface(obj, &IID_IUnknown, NULL);
-        TEST_CHECK(&r, hr == E_POINTER, "QI with NULL ppv returned 0x%08lx, expected E_POINTER", (unsigned long)hr);
+        TEST_CHECK(&r, hr == E_POINTER, "QI with NULL ppv returned 0x%08lx, expected E_POINTER", (unsigned long)(ULONG)hr);
     }
     {
         void *out = GARBAGE;
         hr = obj->lpVtbl->QueryInterface(obj, NULL, &out);
-        TEST_CHECK(&r, FAILED(hr), "QI with NULL riid returned 0x%08lx, expected a failure", (unsigned long)hr);
+        TEST_CHECK(&r, FAILED(hr), "QI with NULL riid returned 0x%08lx, expected a failure", (unsigned long)(ULONG)hr);
         TEST_CHECK(&r, out == NULL, "QI with NULL riid left *ppv = %p", out);
     }
 
@@ -248,6 +248,33 @@ TEST_API HRESULT host_error_on_new_thread(IMAPISyncProgressCallback *cb, HRESULT
     if (!test_thread_run(&t, error_body, &a)) return E_FAIL;
     test_thread_join(t);
     return a.out;
+}
+
+/* A detached native thread that calls Progress for ever, through interpreter shutdown.
+ * It prints each change of the returned HRESULT to stderr, for a test to read after the
+ * process has exited. */
+static void spin_body(void *p)
+{
+    static const WCHAR text[] = {'s', 'p', 'i', 'n', 0};
+    IMAPISyncProgressCallback *cb = (IMAPISyncProgressCallback *)p;
+    HRESULT last = 1;  /* S_FALSE: nothing seen yet */
+    ULONG i;
+    for (i = 0;; i++) {
+        HRESULT hr = cb->lpVtbl->Progress(cb, text, i, 0);
+        if (hr != last) {
+            fprintf(stderr, "spin hr=0x%08lx after %lu calls\n", (unsigned long)(ULONG)hr, (unsigned long)i);
+            fflush(stderr);
+            last = hr;
+        }
+    }
+}
+
+TEST_API int host_spin_progress(IMAPISyncProgressCallback *cb)
+{
+    test_thread t;
+    if (!test_thread_run(&t, spin_body, cb)) return 0;
+    test_thread_detach(t);
+    return 1;
 }
 
 /* Release `times` times; returns the last count. For lifetime and past-zero tests. */

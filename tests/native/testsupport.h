@@ -95,6 +95,15 @@ static inline void test_thread_join(test_thread t)
 #endif
 }
 
+static inline void test_thread_detach(test_thread t)
+{
+#ifdef _WIN32
+    CloseHandle(t);
+#else
+    pthread_detach(t);
+#endif
+}
+
 /* ---- failure messages collected into a caller's buffer */
 typedef struct { char *buf; size_t len; size_t used; int failures; } test_report;
 
