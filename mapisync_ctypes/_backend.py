@@ -143,7 +143,8 @@ def block_of(obj: Any) -> Block:
     return block
 
 
-def add_ref(obj: Any, block: Block) -> int:
+def _take_reference(obj: Any, block: Block) -> int:
+    """A reference taken from Python; the first one makes the object live."""
     with _lock:
         block.count += 1
         if block.count == 1:
@@ -158,7 +159,7 @@ def interface_pointer(obj: Any, iid: GUID) -> Optional[int]:
     index = block.info.slot_by_iid.get(bytes(iid))
     if index is None:
         return None
-    add_ref(obj, block)
+    _take_reference(obj, block)
     return block.addresses[index]
 
 
@@ -178,53 +179,79 @@ def _not_live(this: int, method: str) -> int:
     return E_UNEXPECTED
 
 
+def _internal_error(where: str, result: int) -> int:
+    try:
+        logger.error("unexpected error in %s; returning 0x%x", where, result & 0xFFFFFFFF, exc_info=True)
+    except BaseException:
+        pass
+    return result
+
+
+# The IUnknown thunks are shared by every class and interface. Each catches
+# everything itself: an exception escaping a ctypes callback would return 0.
+
 @IUnknown.methods[0].prototype
-@_vtbl.guarded(E_UNEXPECTED, "QueryInterface")
 def _query_interface(this: int, riid: Any, ppv: Any) -> int:
-    if not ppv:
-        return E_POINTER
-    ppv[0] = None
-    obj = _live.get(this)
-    if obj is None:
-        return _not_live(this, "QueryInterface")
-    if not riid:
-        return E_INVALIDARG
-    block = obj._com_block
-    index = block.info.slot_by_iid.get(ctypes.string_at(riid, 16))
-    if index is None:
-        return E_NOINTERFACE
-    add_ref(obj, block)
-    ppv[0] = block.addresses[index]
-    return S_OK
+    try:
+        if not ppv:
+            return E_POINTER
+        ppv[0] = None
+        obj = _live.get(this)
+        if obj is None:
+            return _not_live(this, "QueryInterface")
+        if not riid:
+            return E_INVALIDARG
+        block = obj._com_block
+        index = block.info.slot_by_iid.get(ctypes.string_at(riid, 16))
+        if index is None:
+            return E_NOINTERFACE
+        with _lock:
+            live = block.count > 0  # not if another thread released it to zero meanwhile
+            if live:
+                block.count += 1
+        if not live:
+            return _not_live(this, "QueryInterface")
+        ppv[0] = block.addresses[index]
+        return S_OK
+    except BaseException:
+        return _internal_error("QueryInterface", E_UNEXPECTED)
 
 
 @IUnknown.methods[1].prototype
-@_vtbl.guarded(0, "AddRef")
 def _add_ref(this: int) -> int:
-    obj = _live.get(this)
-    if obj is None:
+    try:
+        obj = _live.get(this)
+        if obj is not None:
+            block = obj._com_block
+            with _lock:
+                if block.count > 0:
+                    block.count += 1
+                    return block.count
         _not_live(this, "AddRef")
         return 0
-    return add_ref(obj, obj._com_block)
+    except BaseException:
+        return _internal_error("AddRef", 0)
 
 
 @IUnknown.methods[2].prototype
-@_vtbl.guarded(0, "Release")
 def _release(this: int) -> int:
-    obj = _live.get(this)
-    if obj is not None:
-        block = obj._com_block
-        with _lock:
-            if block.count > 0:
-                block.count -= 1
-                if block.count == 0:
-                    for address in block.addresses:
-                        _live.pop(address, None)
-                return block.count
-    # Another thread may have taken it to zero between the look-up and the lock.
-    if not _finalizing:
-        logger.error("Release on 0x%x, whose COM count is already zero; returning 0", this)
-    return 0
+    try:
+        obj = _live.get(this)
+        if obj is not None:
+            block = obj._com_block
+            with _lock:
+                if block.count > 0:
+                    block.count -= 1
+                    if block.count == 0:  # drop the keep-alive
+                        for address in block.addresses:
+                            _live.pop(address, None)
+                    return block.count
+        # Also reached when another thread took it to zero between the look-up and the lock.
+        if not _finalizing:
+            logger.error("Release on 0x%x, whose COM count is already zero; returning 0", this)
+        return 0
+    except BaseException:
+        return _internal_error("Release", 0)
 
 
 @atexit.register

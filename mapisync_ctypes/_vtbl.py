@@ -21,7 +21,7 @@ from .hresult import (
 
 logger = logging.getLogger("mapisync_ctypes")
 
-__all__ = ["exception_to_hresult", "make_method_thunk", "make_notimpl_thunk", "guarded", "source_name"]
+__all__ = ["exception_to_hresult", "make_method_thunk", "make_notimpl_thunk", "source_name"]
 
 _MIN_HR, _MAX_HR = -0x80000000, 0xFFFFFFFF
 
@@ -125,25 +125,3 @@ def make_notimpl_thunk(method: Method, class_name: str, lookup: Callable[[int], 
         return E_NOTIMPL
 
     return method.prototype(thunk)
-
-
-def guarded(restype_failure: int, where: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for the hand-written IUnknown thunks: any exception -> ``restype_failure``."""
-
-    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        def thunk(*args: Any) -> Any:
-            try:
-                return func(*args)
-            except BaseException as exc:
-                try:
-                    logger.error("unexpected error in %s; returning %#x", where,
-                                 restype_failure & 0xFFFFFFFF, exc_info=True)
-                except BaseException:
-                    pass
-                return restype_failure
-
-        thunk.__name__ = func.__name__
-        return thunk
-
-    return wrap
-

@@ -12,6 +12,7 @@ import cffi
 
 _ffi = cffi.FFI()
 _char16_p = _ffi.typeof("char16_t *")
+_string, _cast = _ffi.string, _ffi.cast
 _CODEC = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"  # native order
 
 
@@ -21,7 +22,7 @@ def decode(address: Optional[int]) -> Optional[str]:
         return None
     # cffi scans for the terminator and converts in C; pairs are joined,
     # lone surrogates are kept as code points.
-    return _ffi.string(_ffi.cast(_char16_p, address))
+    return _string(_cast(_char16_p, address))
 
 
 def encode(text: str) -> bytes:

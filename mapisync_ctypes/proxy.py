@@ -9,7 +9,7 @@ crash). Methods carry the documented names; a failure HRESULT raises COMError.
 import ctypes
 import threading
 from ctypes import c_void_p
-from typing import Any, Callable, Dict, List, Type
+from typing import Any, Callable, Dict, List, Tuple, Type
 
 from ._vtbl import source_name
 from .declare import Interface, Method
@@ -20,6 +20,7 @@ __all__ = ["Proxy", "wrap", "proxy_class"]
 
 _release_lock = threading.Lock()
 _proxy_classes: Dict[int, Type["Proxy"]] = {}
+_functions_cache: Dict[Tuple[int, Tuple[Any, ...]], List[Any]] = {}
 
 
 class Proxy:
@@ -117,14 +118,22 @@ def _address(value: Any) -> int:
 
 
 def _slot_functions(interface: Interface, vtable: int) -> List[Any]:
-    """Callable function pointers for every slot of the vtable at ``vtable``."""
-    pointers = (c_void_p * len(interface.methods)).from_address(vtable)
-    functions = []
-    for method, pointer in zip(interface.methods, pointers):
-        if not pointer:
-            raise ValueError(f"{interface.name} vtable at 0x{vtable:x}: slot {method.index} "
-                             f"({method.name}) is NULL")
-        functions.append(method.prototype(pointer))
+    """Callable function pointers for every slot of the vtable at ``vtable``.
+
+    Cached by the slot values themselves, not the vtable's address, so a freed
+    and reused vtable can never hand out stale functions.
+    """
+    pointers = tuple((c_void_p * len(interface.methods)).from_address(vtable))
+    key = (id(interface), pointers)
+    functions = _functions_cache.get(key)
+    if functions is None:
+        for method, pointer in zip(interface.methods, pointers):
+            if not pointer:
+                raise ValueError(f"{interface.name} vtable at 0x{vtable:x}: slot {method.index} "
+                                 f"({method.name}) is NULL")
+        functions = [m.prototype(p) for m, p in zip(interface.methods, pointers)]
+        if len(_functions_cache) < 4096:  # bounded: vtables are few, but never trust that
+            _functions_cache[key] = functions
     return functions
 
 
