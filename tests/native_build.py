@@ -13,7 +13,10 @@ import subprocess
 import sys
 from ctypes import POINTER, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
+
+if __name__ == "__main__":  # run as a script from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mapisync_ctypes import GUID, HRESULT, MAPISIB, get_include
 
@@ -37,19 +40,48 @@ def compiler(language: str) -> Optional[str]:
     return shutil.which(name)
 
 
-def compile_library(name: str, out_dir: Path, extra_flags: List[str] = ()) -> Path:
+def compile_library(name: str, out_dir: Path, tool: Optional[str] = None, windows: bool = False) -> Path:
+    """Builds one test library; ``windows`` for a mingw cross-compiler (a .dll with no
+    run-time dependencies beyond Windows itself)."""
     sources, language = LIBRARIES[name]
-    tool = compiler(language)
+    tool = tool or compiler(language)
     if tool is None:
         raise RuntimeError(f"no {language} compiler found to build the native test host {name!r}")
-    out = out_dir / f"{name}{LIB_EXT}"
+    out = out_dir / f"{name}{'.dll' if windows else LIB_EXT}"
     flags = C_FLAGS if language == "c" else CXX_FLAGS
-    cmd = [tool, *flags, *extra_flags, "-shared", "-fPIC", "-pthread", f"-I{get_include()}",
-           f"-I{NATIVE_SRC}", *[str(NATIVE_SRC / s) for s in sources], "-o", str(out)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"building {name} failed:\n{' '.join(cmd)}\n{result.stdout}{result.stderr}")
+    platform = ["-static", "-luuid"] if windows else ["-fPIC", "-pthread"]
+    cmd = [tool, *flags, "-shared", f"-I{get_include()}", f"-I{NATIVE_SRC}",
+           *[str(NATIVE_SRC / s) for s in sources], "-o", str(out), *platform]
+    _run_compiler(cmd, name)
     return out
+
+
+def _run_compiler(cmd: list, what: str) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0 or result.stderr.strip():
+        raise RuntimeError(f"building {what} failed or warned:\n{' '.join(cmd)}\n{result.stdout}{result.stderr}")
+
+
+def header_user_name(language: str, windows: bool = sys.platform == "win32") -> str:
+    return f"header_user_{'c' if language == 'c' else 'cpp'}{'.exe' if windows else ''}"
+
+
+def compile_header_user(language: str, out_dir: Path, tool: Optional[str] = None, windows: bool = False) -> Path:
+    """A small program using include/mapisync.h as a C99 or C++11 host; warnings are errors."""
+    tool = tool or compiler(language)
+    source = NATIVE_SRC / ("header_user.c" if language == "c" else "header_user.cpp")
+    out = out_dir / header_user_name(language, windows)
+    flags = C_FLAGS if language == "c" else CXX_FLAGS
+    _run_compiler([tool, *flags, f"-I{get_include()}", str(source), "-o", str(out),
+                   *(["-static", "-luuid"] if windows else [])], out.name)
+    return out
+
+
+def prebuilt_header_user(language: str) -> Path:
+    path = Path(os.environ["MAPISYNC_TEST_NATIVE_DIR"]) / header_user_name(language)
+    if not path.exists():
+        raise RuntimeError(f"MAPISYNC_TEST_NATIVE_DIR has no {path.name}")
+    return path
 
 
 def library_path(name: str, build_dir: Path) -> Path:
@@ -99,3 +131,26 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     _declare(cpp, "cpp_callback_new", P)
     _declare(cpp, "cpp_callback_log", c_char_p, P)
     return libs
+
+
+def main() -> None:
+    """Prebuild the libraries for MAPISYNC_TEST_NATIVE_DIR, e.g. with a mingw cross-compiler:
+    python tests/native_build.py --out DIR --cc i686-w64-mingw32-gcc --cxx i686-w64-mingw32-g++ --windows
+    """
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--cc")
+    parser.add_argument("--cxx")
+    parser.add_argument("--windows", action="store_true", help="the compilers target Windows (mingw)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, (_, language) in LIBRARIES.items():
+        path = compile_library(name, args.out, args.cc if language == "c" else args.cxx, args.windows)
+        print(f"built {path}")
+    for language, tool in (("c", args.cc), ("c++", args.cxx)):
+        print(f"built {compile_header_user(language, args.out, tool, args.windows)}")
+
+
+if __name__ == "__main__":
+    main()

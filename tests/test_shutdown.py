@@ -42,7 +42,6 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the Windows lane runs this with prebuilt hosts")
 @pytest.mark.parametrize("attempt", range(3))
 def test_native_thread_calling_through_exit_does_not_crash(native, tmp_path, attempt):
     build = Path(native.host._name).parent
