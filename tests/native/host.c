@@ -277,6 +277,32 @@ TEST_API int host_spin_progress(IMAPISyncProgressCallback *cb)
     return 1;
 }
 
+/* On 32-bit x86: calls Progress n times and counts calls after which the stack pointer
+ * moved. A stdcall callee pops its arguments; one built as cdecl does not, which moves ESP
+ * (or crashes). The frame pointer keeps this function itself able to return either way.
+ * Returns -1 where there is only one calling convention. */
+#if defined(__i386__) && defined(__GNUC__)
+__attribute__((optimize("no-omit-frame-pointer")))
+#endif
+TEST_API int host_stack_balance(IMAPISyncProgressCallback *cb, int n)
+{
+#if defined(__i386__) && defined(__GNUC__)
+    int bad = 0, i;
+    for (i = 0; i < n; i++) {
+        unsigned before, after;
+        __asm__ volatile("movl %%esp, %0" : "=r"(before));
+        cb->lpVtbl->Progress(cb, NULL, (ULONG)i, (ULONG)n);
+        __asm__ volatile("movl %%esp, %0" : "=r"(after));
+        if (before != after) bad++;
+    }
+    return bad;
+#else
+    (void)cb;
+    (void)n;
+    return -1;
+#endif
+}
+
 /* Release `times` times; returns the last count. For lifetime and past-zero tests. */
 TEST_API ULONG host_release(IUnknown *obj, int times)
 {
