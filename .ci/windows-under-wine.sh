@@ -3,6 +3,7 @@
 # vtables, win_amd64 3.12 and 3.13) under Wine, against native hosts cross-compiled with mingw.
 #
 #   bash .ci/windows-under-wine.sh [pytest args...]
+#   bash .ci/windows-under-wine.sh --bench [benchmark args...]   # benchmarks instead of tests
 #
 # Everything is cached in $MAPISYNC_WINE_DIR (default ~/.cache/mapisync-wine): downloads,
 # interpreter trees, the Wine prefix. A second run only rebuilds the native hosts.
@@ -14,6 +15,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${MAPISYNC_WINE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mapisync-wine}
 interpreters=("py313-win32:i686:win32:3.13" "py312-amd64:x86_64:win_amd64:3.12" "py313-amd64:x86_64:win_amd64:3.13")
 test_wheels=(cffi pytest colorama comtypes)
+mode=test
+if [ "${1:-}" = "--bench" ]; then
+    mode=bench
+    shift
+fi
 mkdir -p "$build"
 
 skip() {
@@ -80,10 +86,27 @@ for arch in i686 x86_64; do
     rm -rf "$out"
     python3 "$repo/tests/native_build.py" --windows --out "$out" \
         --cc "$arch-w64-mingw32-gcc" --cxx "$arch-w64-mingw32-g++" || { echo "FAILED: native hosts for $arch"; exit 1; }
+    "$arch-w64-mingw32-gcc" -O2 -shared -static -I"$repo/include" "$repo/benchmarks/bench_host.c" \
+        -o "$out/bench_host.dll" || { echo "FAILED: bench_host.dll for $arch"; exit 1; }
 done
+checkout_win=$(winepath -w "$repo" 2>/dev/null)
+
+if [ "$mode" = bench ]; then
+    for spec in "${interpreters[@]}"; do
+        IFS=: read -r tree arch platform version <<<"$spec"
+        printf '%s\r\n' "$checkout_win" >"$build/$tree/Lib/site-packages/mapisync_checkout.pth"
+        host_lib="$(winepath -w "$build/native-$arch")\\bench_host.dll"
+        echo "=== $tree ($platform, Python $version) ==="
+        for script in comtypes_compare.py dispatch.py; do
+            wine "$build/$tree/python.exe" "$checkout_win\\benchmarks\\$script" --host-lib "$host_lib" "$@" \
+                </dev/null 2>&1 | tr -d '\r'
+        done
+    done
+    wineserver -k >/dev/null 2>&1 || true
+    exit 0
+fi
 
 # ---- 6. the suite inside each interpreter
-checkout_win=$(winepath -w "$repo" 2>/dev/null)
 summary=()
 for spec in "${interpreters[@]}"; do
     IFS=: read -r tree arch platform version <<<"$spec"

@@ -1,0 +1,105 @@
+"""mapisync_ctypes against comtypes, side by side in one run (Windows Python; under Wine here).
+
+    .ci/windows-under-wine.sh --bench          # every lane interpreter, prebuilt C loops
+    python benchmarks/comtypes_compare.py --host-lib bench_host.dll [--rounds 7] [--calls 100000]
+
+- native -> Python: a C loop calls Progress on a comtypes COMObject and on ours;
+- AddRef/Release: the same C loop on both objects;
+- Python -> native: a comtypes call of a C object's Progress against our proxy's.
+A raw WINFUNCTYPE trampoline and a C object give the floors. Quote the ratios.
+"""
+
+import argparse
+import ctypes
+import os
+import sys
+import tempfile
+
+import comtypes
+from comtypes import COMMETHOD, GUID as CT_GUID, HRESULT as CT_HRESULT
+
+import mapisync_ctypes as mapi
+from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, wrap
+
+# A ._pth file (the embeddable Windows Python) leaves the script's folder off sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench import load_host, python_loop, report, run_rounds  # noqa: E402
+
+
+class ICTProgressCallback(comtypes.IUnknown):
+    _iid_ = CT_GUID(str(mapi.IID_IMAPISyncProgressCallback))
+    _methods_ = [
+        COMMETHOD([], CT_HRESULT, "Progress", (["in"], ctypes.c_wchar_p, "text"),
+                  (["in"], ctypes.c_ulong, "ulIndex"), (["in"], ctypes.c_ulong, "ulIndexMax")),
+        COMMETHOD([], CT_HRESULT, "Error", (["in"], CT_HRESULT, "hResult"), (["in"], ctypes.c_wchar_p, "text")),
+        COMMETHOD([], CT_HRESULT, "Done", (["in"], ctypes.c_void_p, "hThreadDoneEvent"),
+                  (["in"], CT_HRESULT, "hResult")),
+    ]
+
+
+class TheirsNoOp(comtypes.COMObject):
+    _com_interfaces_ = [ICTProgressCallback]
+
+    def Progress(self, text, ulIndex, ulIndexMax):
+        return None
+
+
+class OursNoOp(COMObject):
+    _com_interfaces_ = [IMAPISyncProgressCallback]
+
+    def Progress(self, text, ulIndex, ulIndexMax):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=100_000, help="native-loop calls per measurement")
+    parser.add_argument("--host-lib", help="a prebuilt benchmarks/bench_host.c library")
+    args = parser.parse_args()
+    n, py_calls = args.calls, max(args.calls // 4, 1000)
+
+    with tempfile.TemporaryDirectory() as folder:
+        lib = load_host(args.host_lib, folder)
+        theirs_obj = TheirsNoOp()
+        theirs_ptr = theirs_obj.QueryInterface(ICTProgressCallback)
+        theirs = ctypes.cast(theirs_ptr, ctypes.c_void_p).value
+        ours_obj = OursNoOp()
+        ours = com_pointer(ours_obj, IMAPISyncProgressCallback)
+        raw = mapi.FUNCTYPE(mapi.HRESULT, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint16),
+                            ctypes.c_uint32, ctypes.c_uint32)(lambda this, text, i, m: 0)
+        raw_address = ctypes.cast(raw, ctypes.c_void_p).value
+        c_obj = lib.bench_c_object()
+        c_theirs = ctypes.cast(ctypes.c_void_p(c_obj), ctypes.POINTER(ICTProgressCallback))
+        c_theirs.AddRef()  # the cast pointer releases once when collected
+        c_ours = wrap(c_obj, IMAPISyncProgressCallback)
+        text = "Syncing Inbox"
+
+        paths = {
+            "C -> Python Progress: comtypes COMObject": lambda: lib.bench_progress(theirs, n) / n,
+            "C -> Python Progress: ours": lambda: lib.bench_progress(ours, n) / n,
+            "C -> Python Progress: raw WINFUNCTYPE trampoline": lambda: lib.bench_raw(raw_address, n) / n,
+            "C AddRef+Release: comtypes COMObject": lambda: lib.bench_addref_release(theirs, n) / n,
+            "C AddRef+Release: ours": lambda: lib.bench_addref_release(ours, n) / n,
+            "C AddRef+Release: C object (floor)": lambda: lib.bench_addref_release(c_obj, n) / n,
+            "Python -> C Progress(str): comtypes pointer": python_loop(py_calls, lambda: c_theirs.Progress(text, 1, 2)),
+            "Python -> C Progress(str): our proxy": python_loop(py_calls, lambda: c_ours.Progress(text, 1, 2)),
+        }
+        samples = run_rounds(paths, args.rounds)
+        c_ours.release()
+        wrap(ours, mapi.IUnknown, addref=False).release()
+        del theirs_ptr, c_theirs
+
+    k = list(paths)
+    report("mapisync_ctypes against comtypes " + comtypes.__version__, samples, [
+        ("dispatch: ours / comtypes", k[1], k[0]),
+        ("dispatch: comtypes / raw trampoline", k[0], k[2]),
+        ("dispatch: ours / raw trampoline", k[1], k[2]),
+        ("AddRef+Release: ours / comtypes", k[4], k[3]),
+        ("Python -> C: ours / comtypes", k[7], k[6]),
+    ], f"{args.rounds} rounds; {n} native and {py_calls} Python calls per measurement; "
+       f"Python {sys.version.split()[0]} {8 * ctypes.sizeof(ctypes.c_void_p)}-bit, {sys.platform}")
+
+
+if __name__ == "__main__":
+    main()
