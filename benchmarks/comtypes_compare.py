@@ -88,7 +88,7 @@ def main() -> None:
         samples = run_rounds(paths, args.rounds)
         c_ours.release()
         wrap(ours, mapi.IUnknown, addref=False).release()
-        del theirs_ptr, c_theirs
+
 
     k = list(paths)
     report("mapisync_ctypes against comtypes " + comtypes.__version__, samples, [

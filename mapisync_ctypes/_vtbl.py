@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict
 
 from .declare import Method
 from .hresult import (
-    COMError, E_FAIL, E_INVALIDARG, E_NOTIMPL, E_OUTOFMEMORY, E_UNEXPECTED, format_hresult,
+    COMError, E_FAIL, E_INVALIDARG, E_NOTIMPL, E_OUTOFMEMORY, format_hresult,
 )
 
 logger = logging.getLogger("mapisync_ctypes")

@@ -1,6 +1,6 @@
 """Python objects that native code sees as real COM objects."""
 
-from typing import Any, ClassVar, Sequence, Union
+from typing import ClassVar, Sequence, Union
 
 from . import _backend
 from .abi import GUID

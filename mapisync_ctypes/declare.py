@@ -9,7 +9,7 @@ Adding a MAPI interface is one new ``Interface(...)`` in ``interfaces.py``.
 """
 
 import ctypes
-from ctypes import POINTER, Structure, c_size_t, c_void_p, c_wchar_p
+from ctypes import Structure, c_size_t, c_void_p, c_wchar_p
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _wstr

@@ -1,4 +1,3 @@
-import ctypes
 import sys
 import threading
 from pathlib import Path
@@ -88,8 +87,3 @@ class PySync(COMObject):
         self.calls.append((sib.ulSize, sib.ulFlags, sib.punkCallBack, bool(sib.phSyncDoneEvent)))
         sib.phSyncDoneEvent[0] = 0xD00E
         return 0
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()

@@ -92,7 +92,7 @@ def test_exceptions_become_hresults_and_are_logged_with_traceback(native, caplog
     finally:
         native.host.host_release(address, 1)
     assert "Traceback (most recent call last)" in caplog.text
-    assert f"raise self.exc" in caplog.text  # the method's own line is in the traceback
+    assert "raise self.exc" in caplog.text  # the method's own line is in the traceback
     assert type(exc).__name__ in caplog.text and m.format_hresult(expected) in caplog.text
 
 
