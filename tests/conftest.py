@@ -22,6 +22,9 @@ def native(tmp_path_factory: pytest.TempPathFactory):
         host = libs["host"]
         objects = libs["objects"]
         cpp = libs["host_cpp"]
+        sync = libs["sync_host"]
+        providers = libs["providers"]
+        example_provider = libs["example_provider"]
 
     return Libs
 

@@ -24,11 +24,16 @@ HERE = Path(__file__).resolve().parent
 NATIVE_SRC = HERE / "native"
 LIB_EXT = ".dll" if sys.platform == "win32" else (".dylib" if sys.platform == "darwin" else ".so")
 
+EXAMPLES = HERE.parent / "examples"
+
 # library name -> (sources, language)
 LIBRARIES: Dict[str, tuple] = {
-    "host": (["host.c"], "c"),
-    "objects": (["objects.c"], "c"),
-    "host_cpp": (["host_cpp.cpp"], "c++"),
+    "host": ([NATIVE_SRC / "host.c"], "c"),
+    "objects": ([NATIVE_SRC / "objects.c"], "c"),
+    "host_cpp": ([NATIVE_SRC / "host_cpp.cpp"], "c++"),
+    "sync_host": ([NATIVE_SRC / "sync_host.c"], "c"),
+    "providers": ([NATIVE_SRC / "providers.c"], "c"),
+    "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
 }
 
 C_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror"]
@@ -51,7 +56,7 @@ def compile_library(name: str, out_dir: Path, tool: Optional[str] = None, window
     flags = C_FLAGS if language == "c" else CXX_FLAGS
     platform = ["-static", "-luuid"] if windows else ["-fPIC", "-pthread"]
     cmd = [tool, *flags, "-shared", f"-I{get_include()}", f"-I{NATIVE_SRC}",
-           *[str(NATIVE_SRC / s) for s in sources], "-o", str(out), *platform]
+           *[str(source) for source in sources], "-o", str(out), *platform]
     _run_compiler(cmd, name)
     return out
 
@@ -131,7 +136,30 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     _declare(cpp, "cpp_host_sync", HRESULT, P, P, c_uint32, POINTER(c_void_p))
     _declare(cpp, "cpp_callback_new", P)
     _declare(cpp, "cpp_callback_log", c_char_p, P)
+    sync = libs["sync_host"]
+    _declare(sync, "sync_host_run", HRESULT, P, c_uint32, c_int, c_int, c_int, POINTER(SyncReport))
+    _declare(sync, "sync_host_reject", HRESULT, P, c_int, POINTER(SyncReport))
+    _declare(sync, "sync_host_concurrent", c_int, P, c_int, c_int, POINTER(SyncReport))
+    factory = [POINTER(GUID), POINTER(c_void_p)]
+    for name in FACTORIES:
+        _declare(libs["providers"], name, HRESULT, *factory)
+    _declare(libs["example_provider"], "MapiSyncGetObject", HRESULT, *factory)
     return libs
+
+
+#: the broken providers' factories in providers.c (and the good control)
+FACTORIES = ["Good_GetObject", "NoDone_GetObject", "DoneTwice_GetObject", "ProgressAfterDone_GetObject",
+             "KeepsCallback_GetObject", "CallerThread_GetObject", "WrongHandle_GetObject", "Late_GetObject"]
+
+
+class SyncReport(ctypes.Structure):
+    """sync_report of sync_host.c."""
+    _fields_ = [(name, HRESULT if name.endswith("_hr") else c_int) for name in (
+        "sync_hr", "done_hr", "progress", "errors", "dones", "on_caller_thread", "after_done",
+        "handle_mismatch", "signalled", "refs_left", "handle_touched", "reused_signalled")]
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name, _ in self._fields_}
 
 
 def main() -> None:

@@ -2,6 +2,10 @@
 #ifndef MAPISYNC_TESTSUPPORT_H
 #define MAPISYNC_TESTSUPPORT_H
 
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#  define _POSIX_C_SOURCE 200809L  /* nanosleep, dup, poll under -std=c99 */
+#endif
+
 #include "mapisync.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #  define TEST_EXPORT __declspec(dllexport)
 #else
 #  include <pthread.h>
+#  include <time.h>
 #  define TEST_EXPORT __attribute__((visibility("default")))
 #endif
 
@@ -101,6 +106,18 @@ static inline void test_thread_detach(test_thread t)
     CloseHandle(t);
 #else
     pthread_detach(t);
+#endif
+}
+
+static inline void test_sleep_ms(int ms)
+{
+#ifdef _WIN32
+    Sleep((DWORD)ms);
+#else
+    struct timespec t;
+    t.tv_sec = ms / 1000;
+    t.tv_nsec = (long)(ms % 1000) * 1000000L;
+    nanosleep(&t, NULL);
 #endif
 }
 
