@@ -16,11 +16,11 @@ from .abi import HANDLE, MAPISIB
 from .comobject import COMObject, com_pointer, com_refcount
 from .donehandle import close_done, wait_done
 from .flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags
-from .hresult import MAPI_E_USER_CANCEL, S_OK, COMError, format_hresult
+from .hresult import E_POINTER, MAPI_E_USER_CANCEL, S_OK, COMError, format_hresult
 from .interfaces import IMAPISync, IMAPISyncProgressCallback, IUnknown
 from .proxy import Proxy, wrap
 
-__all__ = ["run_sync", "SyncResult", "SyncEvent", "ProtocolViolation"]
+__all__ = ["run_sync", "SyncResult", "SyncEvent", "ProtocolViolation", "load_factory"]
 
 logger = logging.getLogger("mapisync_ctypes")
 
@@ -157,6 +157,29 @@ class _HostCallback(COMObject):
     def Done(self, hThreadDoneEvent: int, hResult: int) -> int:
         self._record("Done", hThreadDoneEvent, hResult)
         return S_OK
+
+
+def load_factory(spec: str) -> Proxy:
+    """IMAPISync from ``"path/to/library:Symbol"``, a native factory
+    ``HRESULT Symbol(const GUID *riid, void **ppv)``. Raises OSError (library),
+    AttributeError (symbol) or COMError (the factory failed)."""
+    import os
+
+    library, sep, symbol = spec.rpartition(":")  # rpartition: Windows paths have drive letters
+    if not sep or not library or not symbol:
+        raise ValueError(f"expected LIBRARY:SYMBOL, got {spec!r}")
+    if not os.path.exists(library):
+        raise OSError(f"no such library: {library}")
+    factory = getattr(ctypes.CDLL(os.path.abspath(library)), symbol)
+    factory.restype = ctypes.c_int32
+    factory.argtypes = [ctypes.POINTER(type(IMAPISync.iid)), ctypes.POINTER(ctypes.c_void_p)]
+    out = ctypes.c_void_p()
+    hr = factory(IMAPISync.iid, ctypes.byref(out))
+    if hr < 0:
+        raise COMError(hr, f"{symbol} failed")
+    if not out.value:
+        raise COMError(E_POINTER, f"{symbol} succeeded but returned NULL")
+    return wrap(out.value, IMAPISync, addref=False)
 
 
 def _provider_proxy(provider: ProviderLike) -> Proxy:

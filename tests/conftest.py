@@ -5,6 +5,8 @@ from typing import Any, List, Optional, Tuple
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import native_build  # noqa: E402

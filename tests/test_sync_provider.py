@@ -174,3 +174,18 @@ def test_sixteen_concurrent_syncs_from_sixteen_native_threads(native):
 def test_done_handle_kind_matches_the_platform():
     expected = {"win32": "event", "linux": "eventfd"}.get(__import__("sys").platform, "pipe")
     assert donehandle.KIND == expected
+
+
+def test_the_example_python_provider_from_c(native):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "python_provider.py"
+    spec = importlib.util.spec_from_file_location("example_python_provider", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    store = example.create()
+    report = run_from_c(native, store, flags=m.SYNC_DOWNLOAD_HIERARCHY | m.SYNC_DOWNLOAD_CONTENTS)
+    assert_clean(report, progress=len(store.folders) + 1)  # + the hierarchy step
+    assert report.done_hr == m.S_OK
+    assert run_from_c(native, store, cancel_at=3).done_hr == m.MAPI_E_USER_CANCEL

@@ -1,0 +1,7 @@
+"""python -m mapisync_ctypes: the same as the `mapisync` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,208 @@
+/*
+ * The native reference host behind `mapisync demo`: a plain C MAPI host, written against
+ * include/mapisync.h only, that runs one background sync on any IMAPISync and shows it as
+ * Outlook's Send/Receive dialog would: a live progress bar with the step text, errors as
+ * they come, and the final HRESULT by name. It knows nothing of Python.
+ *
+ * Built by setup.py as a plain shared library (no Python API); loaded with ctypes.
+ */
+#include "mapisync.h"
+#include "mapisync_done.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef _WIN32
+#  include <io.h>
+#  define EXPORT __declspec(dllexport)
+#  define isatty _isatty
+#  define fileno _fileno
+/* setuptools builds this as an extension module, and MSVC wants this export to exist. */
+EXPORT void *PyInit__refhost(void) { return NULL; }
+#else
+#  include <unistd.h>
+#  define EXPORT __attribute__((visibility("default")))
+#endif
+
+static const struct { HRESULT hr; const char *name; } names[] = {
+    {S_OK, "S_OK"}, {S_FALSE, "S_FALSE"}, {E_NOTIMPL, "E_NOTIMPL"}, {E_NOINTERFACE, "E_NOINTERFACE"},
+    {E_POINTER, "E_POINTER"}, {E_ABORT, "E_ABORT"}, {E_FAIL, "E_FAIL"}, {E_UNEXPECTED, "E_UNEXPECTED"},
+    {E_OUTOFMEMORY, "E_OUTOFMEMORY"}, {E_INVALIDARG, "E_INVALIDARG"}, {MAPI_E_NO_SUPPORT, "MAPI_E_NO_SUPPORT"},
+    {MAPI_E_UNKNOWN_FLAGS, "MAPI_E_UNKNOWN_FLAGS"}, {MAPI_E_USER_CANCEL, "MAPI_E_USER_CANCEL"},
+    {MAPI_E_NETWORK_ERROR, "MAPI_E_NETWORK_ERROR"}, {MAPI_W_PARTIAL_COMPLETION, "MAPI_W_PARTIAL_COMPLETION"},
+};
+
+static void print_hresult(FILE *out, HRESULT hr)
+{
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].hr == hr) { fprintf(out, "%s (0x%08lX)", names[i].name, (unsigned long)(ULONG)hr); return; }
+    fprintf(out, "HRESULT 0x%08lX", (unsigned long)(ULONG)hr);
+}
+
+/* UTF-16 to the console: ASCII as is, anything else as '?', which is enough for a demo. */
+static void print_text(FILE *out, const WCHAR *text)
+{
+    if (!text) { fputs("(no text)", out); return; }
+    for (; *text; text++) fputc(*text < 128 ? (char)*text : '?', out);
+}
+
+typedef struct {
+    IMAPISyncProgressCallback itf;
+    volatile long refs;
+    int live;             /* redraw one line (a terminal) or print a line per event */
+    int cancel_after;     /* answer MAPI_E_USER_CANCEL from this Progress call on; 0: never */
+    int progress_calls;
+    int on_bar;           /* the cursor is at the end of a progress bar */
+    HRESULT done_hr;
+    int done_calls;
+} RefCallback;
+
+static RefCallback *rc(IMAPISyncProgressCallback *This) { return (RefCallback *)This; }
+
+static HRESULT STDMETHODCALLTYPE QueryInterface_(IMAPISyncProgressCallback *This, REFIID riid, void **ppv)
+{
+    if (!ppv) return E_POINTER;
+    *ppv = NULL;
+    if (!riid) return E_INVALIDARG;
+    if (!IsEqualIID(riid, &IID_IUnknown) && !IsEqualIID(riid, &IID_IMAPISyncProgressCallback))
+        return E_NOINTERFACE;
+    This->lpVtbl->AddRef(This);
+    *ppv = This;
+    return S_OK;
+}
+
+static ULONG STDMETHODCALLTYPE AddRef_(IMAPISyncProgressCallback *This)
+{
+#ifdef _WIN32
+    return (ULONG)InterlockedIncrement(&rc(This)->refs);
+#else
+    return (ULONG)__atomic_add_fetch(&rc(This)->refs, 1, __ATOMIC_SEQ_CST);
+#endif
+}
+
+static ULONG STDMETHODCALLTYPE Release_(IMAPISyncProgressCallback *This)
+{
+#ifdef _WIN32
+    return (ULONG)InterlockedDecrement(&rc(This)->refs);
+#else
+    return (ULONG)__atomic_sub_fetch(&rc(This)->refs, 1, __ATOMIC_SEQ_CST);
+#endif
+}
+
+static void end_bar(RefCallback *c)
+{
+    if (c->on_bar) { fputc('\n', stdout); c->on_bar = 0; }
+}
+
+static HRESULT STDMETHODCALLTYPE Progress_(IMAPISyncProgressCallback *This, const WCHAR *text, ULONG i, ULONG n)
+{
+    RefCallback *c = rc(This);
+    int width = 24, filled = n ? (int)((unsigned long long)width * (i > n ? n : i) / n) : 0, k;
+    c->progress_calls++;
+    fputs(c->live ? "\r" : "", stdout);
+    fputc('[', stdout);
+    for (k = 0; k < width; k++) fputc(k < filled ? '#' : '.', stdout);
+    fprintf(stdout, "] %lu/%lu  ", (unsigned long)i, (unsigned long)n);
+    print_text(stdout, text);
+    if (c->live) { fputs("\033[K", stdout); c->on_bar = 1; } else fputc('\n', stdout);
+    fflush(stdout);
+    if (c->cancel_after && c->progress_calls >= c->cancel_after) {
+        end_bar(c);
+        fputs("  (cancel: answering MAPI_E_USER_CANCEL)\n", stdout);
+        return MAPI_E_USER_CANCEL;
+    }
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE Error_(IMAPISyncProgressCallback *This, HRESULT hr, const WCHAR *text)
+{
+    RefCallback *c = rc(This);
+    end_bar(c);
+    fputs("  error: ", stdout);
+    print_hresult(stdout, hr);
+    fputs(": ", stdout);
+    print_text(stdout, text);
+    fputc('\n', stdout);
+    fflush(stdout);
+    return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE Done_(IMAPISyncProgressCallback *This, HANDLE handle, HRESULT hr)
+{
+    RefCallback *c = rc(This);
+    (void)handle;
+    c->done_hr = hr;
+    c->done_calls++;
+    return S_OK;
+}
+
+static const IMAPISyncProgressCallbackVtbl vtbl = {QueryInterface_, AddRef_, Release_, Progress_, Error_, Done_};
+
+static double seconds(void)
+{
+#ifdef _WIN32
+    return (double)GetTickCount64() / 1000.0;
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+#endif
+}
+
+/* One sync on `provider` (any interface of it). Returns the HRESULT Done carried, or the
+ * synchronous failure, or E_ABORT if the handle was not signalled within timeout_ms. */
+EXPORT HRESULT refhost_run(IUnknown *provider, ULONG flags, int cancel_after, int timeout_ms)
+{
+    RefCallback callback;
+    IMAPISync *sync = NULL;
+    MAPISIB sib;
+    HANDLE handle = NULL;
+    HRESULT hr;
+    double start = seconds();
+
+    memset(&callback, 0, sizeof callback);
+    callback.itf.lpVtbl = &vtbl;
+    callback.refs = 1;
+    callback.live = isatty(fileno(stdout));
+    callback.cancel_after = cancel_after;
+
+    hr = provider->lpVtbl->QueryInterface(provider, &IID_IMAPISync, (void **)&sync);
+    if (FAILED(hr)) {
+        fputs("the provider does not implement IMAPISync: ", stdout);
+        print_hresult(stdout, hr);
+        fputc('\n', stdout);
+        return hr;
+    }
+    memset(&sib, 0, sizeof sib);
+    sib.ulSize = sizeof sib;
+    sib.ulFlags = flags;
+    sib.punkCallBack = (IUnknown *)&callback.itf;
+    sib.phSyncDoneEvent = &handle;
+    fprintf(stdout, "reference host (C): SynchronizeInBackground(ulFlags=0x%08lX)\n", (unsigned long)flags);
+    fflush(stdout);
+    hr = sync->lpVtbl->SynchronizeInBackground(sync, &sib);
+    sync->lpVtbl->Release(sync);
+    if (FAILED(hr)) {
+        fputs("SynchronizeInBackground failed: ", stdout);
+        print_hresult(stdout, hr);
+        fputc('\n', stdout);
+        return hr;
+    }
+    if (!MapiSyncDoneWait(handle, timeout_ms)) {
+        end_bar(&callback);
+        fprintf(stdout, "the sync did not finish within %d ms\n", timeout_ms);
+        /* the callback lives on this stack: keep the frame until the provider lets go */
+        while (callback.refs > 1) MapiSyncDoneWait(handle, 100);
+        MapiSyncDoneClose(handle);
+        return E_ABORT;
+    }
+    MapiSyncDoneClose(handle);
+    end_bar(&callback);
+    fputs("Done: ", stdout);
+    if (callback.done_calls == 1) print_hresult(stdout, callback.done_hr);
+    else fprintf(stdout, "called %d times (a protocol breach)", callback.done_calls);
+    fprintf(stdout, " after %.2f s\n", seconds() - start);
+    fflush(stdout);
+    return callback.done_calls == 1 ? callback.done_hr : E_UNEXPECTED;
+}
