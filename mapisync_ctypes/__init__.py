@@ -23,7 +23,7 @@ from .interfaces import (
     IMAPISyncProgressCallback, IUnknown,
 )
 from .proxy import Proxy, wrap
-from .provider import SyncCancelled, SyncJob, SyncProvider
+from .provider import MAPIThreadProvider, SyncCancelled, SyncJob, SyncProvider
 from .host import ProtocolViolation, SyncEvent, SyncResult, run_sync
 from . import donehandle, host
 
@@ -47,6 +47,6 @@ __all__ = [
     "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method",
     "IUnknown", "IMAPISync", "IMAPISyncProgressCallback", "IID_IUnknown", "IID_IMAPISync",
     "IID_IMAPISyncProgressCallback", "Proxy", "wrap", "get_include", "__version__",
-    "SyncProvider", "SyncJob", "SyncCancelled", "run_sync", "SyncResult", "SyncEvent",
+    "SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider", "run_sync", "SyncResult", "SyncEvent",
     "ProtocolViolation",
 ] + list(_flags_all) + list(_hresult_all)

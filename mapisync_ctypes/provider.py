@@ -21,7 +21,7 @@ import logging
 import threading
 from typing import Any, Optional
 
-from .abi import MAPISIB
+from .abi import IS_WINDOWS, MAPISIB
 from .comobject import COMObject
 from .donehandle import DoneSignal
 from .flags import SYNC_KNOWN_FLAGS, SyncFlags
@@ -31,7 +31,7 @@ from .hresult import (
 from .interfaces import IMAPISync, IMAPISyncProgressCallback, IUnknown
 from .proxy import Proxy, wrap
 
-__all__ = ["SyncProvider", "SyncJob", "SyncCancelled"]
+__all__ = ["SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider"]
 
 logger = logging.getLogger("mapisync_ctypes")
 
@@ -192,3 +192,42 @@ class SyncProvider(COMObject):
         callback.release()
         if session is not None:
             session.release()
+
+
+class MAPIThreadProvider(SyncProvider):
+    """A SyncProvider whose sync thread calls MAPIInitialize first and MAPIUninitialize last,
+    as MAPI asks of every thread that uses it (Windows, mapi32.dll). A failing MAPIInitialize
+    ends the sync with its HRESULT. Off Windows there is no MAPI and the hooks do nothing, so
+    the same provider runs in tests anywhere.
+    """
+
+    _mapi_thread = threading.local()
+
+    def thread_started(self, job: SyncJob) -> None:
+        self._mapi_thread.initialized = False
+        if not IS_WINDOWS:
+            return
+        hr = _mapi32().MAPIInitialize(None)
+        if hr < 0:
+            raise COMError(hr, "MAPIInitialize failed on the sync thread")
+        self._mapi_thread.initialized = True
+
+    def thread_finishing(self, job: SyncJob) -> None:
+        if getattr(self._mapi_thread, "initialized", False):
+            self._mapi_thread.initialized = False
+            _mapi32().MAPIUninitialize()
+
+
+_mapi32_dll = None
+
+
+def _mapi32():
+    global _mapi32_dll
+    if _mapi32_dll is None:
+        dll = ctypes.WinDLL("mapi32")
+        dll.MAPIInitialize.restype = ctypes.c_int32
+        dll.MAPIInitialize.argtypes = [ctypes.c_void_p]
+        dll.MAPIUninitialize.restype = None
+        dll.MAPIUninitialize.argtypes = []
+        _mapi32_dll = dll
+    return _mapi32_dll

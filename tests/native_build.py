@@ -156,7 +156,8 @@ class SyncReport(ctypes.Structure):
     """sync_report of sync_host.c."""
     _fields_ = [(name, HRESULT if name.endswith("_hr") else c_int) for name in (
         "sync_hr", "done_hr", "progress", "errors", "dones", "on_caller_thread", "after_done",
-        "handle_mismatch", "signalled", "refs_left", "handle_touched", "reused_signalled")]
+        "handle_mismatch", "signalled", "refs_left", "handle_touched", "reused_signalled",
+        "min_refs_in_calls", "session_min_refs", "session_refs_left")]
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name, _ in self._fields_}

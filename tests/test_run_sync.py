@@ -1,6 +1,7 @@
 """run_sync, the host harness: results, cancel, failures, and every breach it must detect."""
 
 import ctypes
+import sys
 import threading
 import time
 
@@ -132,3 +133,18 @@ def test_bad_arguments_are_clear():
         run_sync(Steps(), timeout=-1)
     with pytest.raises(ValueError, match="NULL"):
         run_sync(0)
+
+
+def test_mapi_thread_provider_initializes_mapi_on_the_sync_thread():
+    class Store(m.MAPIThreadProvider):
+        def synchronize(self, job):
+            job.progress("with MAPI", 1, 1)
+
+    result = run_sync(Store())
+    assert result.violations == []
+    if sys.platform != "win32":
+        assert result.hresult == m.S_OK and result.progress == [("with MAPI", 1, 1)]
+    elif result.hresult < 0:  # no MAPI subsystem installed (Wine has none): Done carries why
+        assert result.progress == [] and m.failed(result.hresult)
+    else:
+        assert result.progress == [("with MAPI", 1, 1)]

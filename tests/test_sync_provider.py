@@ -62,6 +62,9 @@ def assert_clean(report, progress=len(FOLDERS)):
     assert (report.progress, report.errors, report.dones) == (progress, 0, 1)
     assert report.on_caller_thread == 0 and report.after_done == 0 and report.handle_mismatch == 0
     assert report.refs_left == 0, "the provider kept callback references past the signal"
+    assert report.session_refs_left == 0, "the provider kept session references past the signal"
+    # rule 3: during the sync the provider holds its own references (the host holds one each)
+    assert report.min_refs_in_calls >= 2 and report.session_min_refs >= 2
 
 
 def test_normal_run_from_c(native):
@@ -130,7 +133,7 @@ def test_synchronous_rejections(native, caplog, which, expected):
             assert native.sync.sync_host_reject(address, which, ctypes.byref(report)) == expected
     finally:
         native.host.host_release(address, 1)
-    assert report.handle_touched == 0 and report.refs_left == 0
+    assert report.handle_touched == 0 and report.refs_left == 0 and report.session_refs_left == 0
     assert (report.progress, report.errors, report.dones) == (0, 0, 0)
     assert provider.sync_threads == [] and provider.hook_log == []
     assert not [t for t in threading.enumerate() if t.name not in before and t.name.startswith("mapisync-")]

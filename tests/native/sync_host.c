@@ -17,7 +17,29 @@ typedef struct {
     int refs_left;          /* callback references the provider still held once signalled */
     int handle_touched;     /* a rejected call wrote *phSyncDoneEvent */
     int reused_signalled;   /* close-in-Done: a handle created after closing got signalled */
+    int min_refs_in_calls;  /* the fewest callback references seen inside a callback (host's + provider's) */
+    int session_min_refs;   /* the fewest session references seen inside a callback */
+    int session_refs_left;  /* session references the provider still held once signalled */
 } sync_report;
+
+/* A session object: an IUnknown that only counts, passed as MAPISIB.psesSync. */
+typedef struct { IUnknown itf; volatile long refs; } Session;
+static HRESULT STDMETHODCALLTYPE s_QueryInterface(IUnknown *This, REFIID riid, void **ppv)
+{
+    if (!ppv) return E_POINTER;
+    *ppv = NULL;
+    if (!riid || !IsEqualIID(riid, &IID_IUnknown)) return E_NOINTERFACE;
+    This->lpVtbl->AddRef(This);
+    *ppv = This;
+    return S_OK;
+}
+static ULONG STDMETHODCALLTYPE s_AddRef(IUnknown *This) { return (ULONG)test_atomic_inc(&((Session *)This)->refs); }
+static ULONG STDMETHODCALLTYPE s_Release(IUnknown *This) { return (ULONG)test_atomic_dec(&((Session *)This)->refs); }
+#ifdef _WIN32
+static IUnknownVtbl session_vtbl = {s_QueryInterface, s_AddRef, s_Release};
+#else
+static const IUnknownVtbl session_vtbl = {s_QueryInterface, s_AddRef, s_Release};
+#endif
 
 #ifdef _WIN32
 typedef DWORD thread_id;
@@ -38,6 +60,7 @@ typedef struct {
     int cancel_at;          /* Progress answers MAPI_E_USER_CANCEL from this call on (0: never) */
     int close_in_done;      /* close the handle inside Done, then create a new one */
     HANDLE done_handle;     /* what Done got */
+    Session *session;
     MapiSyncDone reuse;     /* close_in_done: the handle created after closing */
     int have_reuse;
 } HostCallback;
@@ -49,6 +72,8 @@ static void note_call(HostCallback *c, int is_done)
     sync_report *r = c->report;
     if (same_thread(current_thread(), c->caller)) r->on_caller_thread++;
     if (!is_done && r->dones) r->after_done++;
+    if ((int)c->refs < r->min_refs_in_calls) r->min_refs_in_calls = (int)c->refs;
+    if ((int)c->session->refs < r->session_min_refs) r->session_min_refs = (int)c->session->refs;
 }
 
 static HRESULT STDMETHODCALLTYPE h_QueryInterface(IMAPISyncProgressCallback *This, REFIID riid, void **ppv)
@@ -118,9 +143,13 @@ static const IMAPISyncProgressCallbackVtbl host_vtbl = {
     h_QueryInterface, h_AddRef, h_Release, h_Progress, h_Error, h_Done,
 };
 
-static void callback_init(HostCallback *c, sync_report *r, int cancel_at, int close_in_done)
+static void callback_init(HostCallback *c, Session *session, sync_report *r, int cancel_at, int close_in_done)
 {
     memset(c, 0, sizeof *c);
+    session->itf.lpVtbl = &session_vtbl;
+    session->refs = 1;
+    c->session = session;
+    r->min_refs_in_calls = r->session_min_refs = 1000;
     c->itf.lpVtbl = &host_vtbl;
     c->refs = 1;  /* the host's own, kept to the end */
     c->report = r;
@@ -142,16 +171,18 @@ TEST_API HRESULT sync_host_run(IUnknown *provider, ULONG flags, int cancel_at, i
                                int timeout_ms, sync_report *r)
 {
     HostCallback c;
+    Session session;
     IMAPISync *sync = NULL;
     MAPISIB sib;
     HANDLE handle = NULL;
     memset(r, 0, sizeof *r);
-    callback_init(&c, r, cancel_at, close_in_done);
+    callback_init(&c, &session, r, cancel_at, close_in_done);
     r->sync_hr = provider->lpVtbl->QueryInterface(provider, &IID_IMAPISync, (void **)&sync);
     if (FAILED(r->sync_hr)) return r->sync_hr;
     memset(&sib, 0, sizeof sib);
     sib.ulSize = sizeof sib;
     sib.ulFlags = flags;
+    sib.psesSync = (struct IMAPISession *)&session.itf;
     sib.punkCallBack = (IUnknown *)&c.itf;
     sib.phSyncDoneEvent = &handle;
     r->sync_hr = sync->lpVtbl->SynchronizeInBackground(sync, &sib);
@@ -173,6 +204,7 @@ TEST_API HRESULT sync_host_run(IUnknown *provider, ULONG flags, int cancel_at, i
         r->handle_mismatch = r->dones && c.done_handle != handle;
     }
     r->refs_left = (int)c.refs - 1;
+    r->session_refs_left = (int)session.refs - 1;
     if (r->signalled || FAILED(r->sync_hr)) test_lock_free(&c.lock);  /* else a late call may still come */
     return r->sync_hr;
 }
@@ -199,16 +231,18 @@ static IUnknown refusing = {&refuse_vtbl};
 TEST_API HRESULT sync_host_reject(IUnknown *provider, int which, sync_report *r)
 {
     HostCallback c;
+    Session session;
     IMAPISync *sync = NULL;
     MAPISIB sib;
     HANDLE sentinel = (HANDLE)(size_t)0x5A5A, handle = sentinel;
     memset(r, 0, sizeof *r);
-    callback_init(&c, r, 0, 0);
+    callback_init(&c, &session, r, 0, 0);
     r->sync_hr = provider->lpVtbl->QueryInterface(provider, &IID_IMAPISync, (void **)&sync);
     if (FAILED(r->sync_hr)) return r->sync_hr;
     memset(&sib, 0, sizeof sib);
     sib.ulSize = sizeof sib;
     sib.ulFlags = SYNC_DOWNLOAD_CONTENTS;
+    sib.psesSync = (struct IMAPISession *)&session.itf;
     sib.punkCallBack = (IUnknown *)&c.itf;
     sib.phSyncDoneEvent = &handle;
     switch (which) {
@@ -223,6 +257,7 @@ TEST_API HRESULT sync_host_reject(IUnknown *provider, int which, sync_report *r)
     sync->lpVtbl->Release(sync);
     r->handle_touched = handle != sentinel;
     r->refs_left = (int)c.refs - 1;
+    r->session_refs_left = (int)session.refs - 1;
     test_lock_free(&c.lock);
     return r->sync_hr;
 }
