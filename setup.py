@@ -1,5 +1,6 @@
 """mapisync_ctypes: MAPI background-sync COM interfaces across the Python/native boundary."""
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -23,21 +24,44 @@ class build_py_with_header(build_py):
 
 
 class optional_build_ext(build_ext):
-    """The reference host behind `mapisync demo` is plain C (no Python API). Without a
-    C compiler the package still installs; only the demo is missing."""
+    """The native parts are plain C libraries (no Python API): the reference host behind
+    `mapisync demo` and the provider shim. Without a C compiler the package still installs;
+    only those are missing."""
 
     def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # distutils raises several unrelated error types here
-            self.warn(f"the native reference host was not built ({exc}); `mapisync demo` needs it")
+            self.warn(f"the native libraries were not built ({exc})")
+        if self.inplace:  # extensions were copied into the source tree after building
+            self._plain_shim_name(self.get_ext_fullpath(SHIM))
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
         except Exception as exc:
-            self.warn(f"building {ext.name} failed ({exc}); `mapisync demo` needs it")
+            self.warn(f"building {ext.name} failed ({exc})")
+            return
+        if ext.name == SHIM and not self.inplace:
+            self._plain_shim_name(self.get_ext_fullpath(ext.name))
 
+    @staticmethod
+    def _plain_shim_name(built: str) -> None:
+        """Hosts load the shim, they don't import it: give it a plain name as well."""
+        if os.path.exists(built):
+            suffix = {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
+            shutil.copy2(built, os.path.join(os.path.dirname(built), "mapisync_shim" + suffix))
+
+
+# The provider shim: MapiSyncGetObject plus the embedding API of include/mapisync_python.c.
+# It binds to libpython at run time, so it links no Python library.
+SHIM = "mapisync_ctypes.mapisync_shim"
+shim = Extension(
+    SHIM,
+    sources=["mapisync_ctypes/_shim.c"],
+    include_dirs=["include"],
+    libraries=["dl", "pthread"] if sys.platform.startswith("linux") else [],
+)
 
 refhost = Extension(
     "mapisync_ctypes._refhost",
@@ -58,7 +82,7 @@ setup(
     python_requires=">=3.9",
     install_requires=["cffi>=1.15"],
     extras_require={"test": ["pytest>=7"]},
-    ext_modules=[refhost],
+    ext_modules=[shim, refhost],
     cmdclass={"build_py": build_py_with_header, "build_ext": optional_build_ext},
     entry_points={
         "console_scripts": ["mapisync = mapisync_ctypes.cli:main"],

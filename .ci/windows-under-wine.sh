@@ -110,7 +110,9 @@ fi
 summary=()
 for spec in "${interpreters[@]}"; do
     IFS=: read -r tree arch platform version <<<"$spec"
-    printf '%s\r\n' "$checkout_win" >"$build/$tree/Lib/site-packages/mapisync_checkout.pth"
+    # The trees are isolated (._pth): PYTHONPATH is ignored, so the checkout and the tests'
+    # own modules (embed_factories, for Python embedded in the C test hosts) go in a .pth.
+    printf '%s\r\n%s\\tests\r\n' "$checkout_win" "$checkout_win" >"$build/$tree/Lib/site-packages/mapisync_checkout.pth"
     native_win=$(winepath -w "$build/native-$arch")
     echo "=== Windows lane: $tree ($platform, Python $version) ==="
     log="$build/pytest-$tree.log"

@@ -10,6 +10,7 @@
 
 import logging
 import os
+from typing import Optional
 
 from .abi import GUID, HANDLE, HRESULT, IID, LPCWSTR, MAPISIB, REFIID, ULONG, WCHAR, FUNCTYPE
 from .comobject import COMObject, com_pointer, com_refcount
@@ -42,9 +43,19 @@ def get_include() -> str:
     return os.path.join(os.path.dirname(here), "include")
 
 
+def shim_path() -> Optional[str]:
+    """The provider shim library setup.py builds (MapiSyncGetObject and the embedding C API of
+    include/mapisync_python.h), or None if it was not built."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("mapisync_shim.dll", "mapisync_shim.so", "mapisync_shim.dylib"):
+        if os.path.exists(os.path.join(here, name)):
+            return os.path.join(here, name)
+    return None
+
+
 __all__ = [
     "GUID", "IID", "REFIID", "HANDLE", "HRESULT", "LPCWSTR", "MAPISIB", "ULONG", "WCHAR",
-    "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method",
+    "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method", "shim_path",
     "IUnknown", "IMAPISync", "IMAPISyncProgressCallback", "IID_IUnknown", "IID_IMAPISync",
     "IID_IMAPISyncProgressCallback", "Proxy", "wrap", "get_include", "__version__",
     "SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider", "run_sync", "SyncResult", "SyncEvent",

@@ -29,7 +29,7 @@ import ctypes
 import logging
 import threading
 from ctypes import Structure, c_int32, c_uint32, c_void_p
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _vtbl
 from .abi import GUID
@@ -254,15 +254,72 @@ def _release(this: int) -> int:
         return _internal_error("Release", 0)
 
 
-@atexit.register
-def _park_at_exit() -> None:
-    """Keep memory that native code may still call into valid past finalization.
+def _argument_words(method: Any) -> int:
+    """Stack words a stdcall callee pops for ``method``'s parameters (``this`` excluded)."""
+    word = 4 if ctypes.sizeof(c_void_p) == 4 else ctypes.sizeof(c_void_p)
+    return sum(-(-ctypes.sizeof(c.proto) // word) for c in method.conversions)
 
-    Objects still referenced by native code, and every class's vtables and
-    thunks, are leaked on purpose: freeing them while a native thread can
-    still call would turn a late call into a crash. Late calls get E_UNEXPECTED.
+
+def retire(stubs: Sequence[int]) -> None:
+    """Point every class's vtable slots at native stubs, for a Python that is going away.
+
+    ``stubs`` is [QueryInterface, AddRef/Release, methods of 0..8 argument words] (see
+    MapiSyncDeadStubs). From here on native calls return E_UNEXPECTED (AddRef/Release 0)
+    without entering Python. Keep-alives are parked so no object memory is ever freed.
     """
     global _finalizing
+    with _lock:
+        _finalizing = True
+        parked = (list(_live.values()), list(_class_infos), _block_types)
+        _live.clear()
+        pointer = ctypes.sizeof(c_void_p)
+        for info in _class_infos:
+            for interface, address in zip(info.interfaces, info.vtable_addresses):
+                for method in interface.methods:
+                    if method.index == 0:
+                        stub = stubs[0]
+                    elif method.index in (1, 2):
+                        stub = stubs[1]
+                    else:
+                        words = _argument_words(method)
+                        if words + 2 >= len(stubs):
+                            continue  # no stub that wide: the Python thunk stays
+                        stub = stubs[2 + words]
+                    c_void_p.from_address(address + method.index * pointer).value = stub
+    # Leaked on purpose: memory a native caller may still touch must outlive finalization.
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(parked))
+
+
+def _native_stubs() -> Optional[List[int]]:
+    """The stubs of the shim library setup.py builds, if it is there."""
+    from . import shim_path
+
+    path = shim_path()
+    if path is None:
+        return None
+    try:
+        table = (c_void_p * 16)()
+        count = ctypes.CDLL(path).MapiSyncDeadStubs(table, 16)
+        return [table[i] for i in range(count)]
+    except (OSError, AttributeError):
+        logger.debug("could not load the native stubs from %s", path, exc_info=True)
+        return None
+
+
+@atexit.register
+def _park_at_exit() -> None:
+    """At interpreter exit, native code must never reach Python or freed memory.
+
+    With the native stubs (the shim library), every vtable is switched to them: later
+    calls return E_UNEXPECTED without entering Python at all. Without them, calls that
+    still reach a thunk find no live object and get E_UNEXPECTED from Python. Either
+    way objects native code still holds, and every vtable and thunk, are leaked.
+    """
+    global _finalizing
+    stubs = _native_stubs()
+    if stubs:
+        retire(stubs)
+        return
     with _lock:
         _finalizing = True
         parked = (list(_live.values()), list(_class_infos), _block_types)

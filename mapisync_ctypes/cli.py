@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import List, NoReturn, Optional, Sequence, TextIO
 
-from . import __version__, abi, donehandle, get_include
+from . import __version__, abi, donehandle, get_include, shim_path
 from .comobject import com_pointer
 from .flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags
 from .host import SyncEvent, load_factory, run_sync
@@ -182,6 +182,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"calling convention: {convention}",
         f"header folder: {get_include()}",
         f"reference host: {refhost_library() or 'not built'}",
+        f"provider shim: {shim_path() or 'not built'}",
         f"sizeof: ULONG {ctypes.sizeof(abi.ULONG)}, HRESULT {ctypes.sizeof(abi.HRESULT)}, "
         f"WCHAR {ctypes.sizeof(abi.WCHAR)}, HANDLE {ctypes.sizeof(abi.HANDLE)}, GUID {ctypes.sizeof(abi.GUID)}",
         f"MAPISIB: size {ctypes.sizeof(abi.MAPISIB)}; offsets " + ", ".join(

@@ -25,6 +25,8 @@ NATIVE_SRC = HERE / "native"
 LIB_EXT = ".dll" if sys.platform == "win32" else (".dylib" if sys.platform == "darwin" else ".so")
 
 EXAMPLES = HERE.parent / "examples"
+PACKAGE = HERE.parent / "mapisync_ctypes"
+INCLUDE = HERE.parent / "include"
 
 # library name -> (sources, language)
 LIBRARIES: Dict[str, tuple] = {
@@ -34,6 +36,13 @@ LIBRARIES: Dict[str, tuple] = {
     "sync_host": ([NATIVE_SRC / "sync_host.c"], "c"),
     "providers": ([NATIVE_SRC / "providers.c"], "c"),
     "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
+    "mapisync_shim": ([PACKAGE / "_shim.c"], "c"),  # the same shim setup.py builds
+}
+
+# program name -> sources (C); they bind to Python at run time, if at all
+EXECUTABLES: Dict[str, list] = {
+    "embed_host": [NATIVE_SRC / "embed_host.c", NATIVE_SRC / "sync_host.c", INCLUDE / "mapisync_python.c"],
+    "shim_host": [NATIVE_SRC / "shim_host.c", NATIVE_SRC / "sync_host.c"],
 }
 
 C_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror"]
@@ -54,7 +63,7 @@ def compile_library(name: str, out_dir: Path, tool: Optional[str] = None, window
         raise RuntimeError(f"no {language} compiler found to build the native test host {name!r}")
     out = out_dir / f"{name}{'.dll' if windows else LIB_EXT}"
     flags = C_FLAGS if language == "c" else CXX_FLAGS
-    platform = ["-static", "-luuid"] if windows else ["-fPIC", "-pthread"]
+    platform = ["-static", "-luuid"] if windows else ["-fPIC", "-pthread", "-ldl"]
     cmd = [tool, *flags, "-shared", f"-I{get_include()}", f"-I{NATIVE_SRC}",
            *[str(source) for source in sources], "-o", str(out), *platform]
     _run_compiler(cmd, name)
@@ -87,6 +96,22 @@ def prebuilt_header_user(language: str) -> Path:
     if not path.exists():
         raise RuntimeError(f"MAPISYNC_TEST_NATIVE_DIR has no {path.name}")
     return path
+
+
+def compile_executable(name: str, out_dir: Path, tool: Optional[str] = None, windows: bool = False) -> Path:
+    tool = tool or compiler("c")
+    out = out_dir / f"{name}{'.exe' if windows else ''}"
+    platform = ["-static", "-luuid"] if windows else ["-pthread", "-ldl"]
+    _run_compiler([tool, *C_FLAGS, f"-I{get_include()}", f"-I{NATIVE_SRC}",
+                   *[str(source) for source in EXECUTABLES[name]], "-o", str(out), *platform], name)
+    return out
+
+
+def executable_path(name: str, build_dir: Path) -> Path:
+    prebuilt = os.environ.get("MAPISYNC_TEST_NATIVE_DIR")
+    if prebuilt:
+        return Path(prebuilt) / f"{name}{'.exe' if sys.platform == 'win32' else ''}"
+    return compile_executable(name, build_dir)
 
 
 def library_path(name: str, build_dir: Path) -> Path:
@@ -180,6 +205,8 @@ def main() -> None:
         print(f"built {path}")
     for language, tool in (("c", args.cc), ("c++", args.cxx)):
         print(f"built {compile_header_user(language, args.out, tool, args.windows)}")
+    for name in EXECUTABLES:
+        print(f"built {compile_executable(name, args.out, args.cc, args.windows)}")
 
 
 if __name__ == "__main__":

@@ -5,22 +5,7 @@
  */
 #include "testsupport.h"
 #include "mapisync_done.h"
-
-typedef struct {
-    HRESULT sync_hr;        /* what SynchronizeInBackground returned */
-    HRESULT done_hr;        /* what Done carried */
-    int progress, errors, dones;
-    int on_caller_thread;   /* callbacks that arrived on the thread that called SynchronizeInBackground */
-    int after_done;         /* Progress/Error after Done */
-    int handle_mismatch;    /* Done's handle differs from *phSyncDoneEvent */
-    int signalled;          /* the handle was signalled within the timeout */
-    int refs_left;          /* callback references the provider still held once signalled */
-    int handle_touched;     /* a rejected call wrote *phSyncDoneEvent */
-    int reused_signalled;   /* close-in-Done: a handle created after closing got signalled */
-    int min_refs_in_calls;  /* the fewest callback references seen inside a callback (host's + provider's) */
-    int session_min_refs;   /* the fewest session references seen inside a callback */
-    int session_refs_left;  /* session references the provider still held once signalled */
-} sync_report;
+#include "sync_report.h"
 
 /* A session object: an IUnknown that only counts, passed as MAPISIB.psesSync. */
 typedef struct { IUnknown itf; volatile long refs; } Session;
