@@ -10,6 +10,7 @@
 
 import logging
 import os
+import sys
 from typing import Optional
 
 from .abi import GUID, HANDLE, HRESULT, IID, LPCWSTR, MAPISIB, REFIID, ULONG, WCHAR, FUNCTYPE
@@ -45,12 +46,10 @@ def get_include() -> str:
 
 def shim_path() -> Optional[str]:
     """The provider shim library setup.py builds (MapiSyncGetObject and the embedding C API of
-    include/mapisync_python.h), or None if it was not built."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name in ("mapisync_shim.dll", "mapisync_shim.so", "mapisync_shim.dylib"):
-        if os.path.exists(os.path.join(here, name)):
-            return os.path.join(here, name)
-    return None
+    include/mapisync_python.h), or None if it was not built for this platform."""
+    suffix = {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mapisync_shim" + suffix)
+    return path if os.path.exists(path) else None
 
 
 __all__ = [

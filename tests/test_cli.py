@@ -142,7 +142,7 @@ def test_pytest_plugin_fixture(pytester, libs):
     # Installed, the entry point loads the plugin; from a bare checkout, name it.
     from importlib.metadata import entry_points
     installed = any(e.name == "mapisync" for e in _pytest11(entry_points()))
-    result = pytester.runpytest_subprocess(*([] if installed else ["-p", "mapisync_ctypes.pytest_plugin"]))
+    result = pytester.runpytest(*([] if installed else ["-p", "mapisync_ctypes.pytest_plugin"]))
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*broke the background-sync protocol*", "*Done was never called*"])
 
