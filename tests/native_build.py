@@ -43,6 +43,8 @@ LIBRARIES: Dict[str, tuple] = {
 EXECUTABLES: Dict[str, list] = {
     "embed_host": [NATIVE_SRC / "embed_host.c", NATIVE_SRC / "sync_host.c", INCLUDE / "mapisync_python.c"],
     "shim_host": [NATIVE_SRC / "shim_host.c", NATIVE_SRC / "sync_host.c"],
+    "embed_sync": [EXAMPLES / "embedding" / "embed_sync.c", INCLUDE / "mapisync_python.c"],
+    "shim_sync": [EXAMPLES / "embedding" / "shim_sync.c"],
 }
 
 C_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror"]

@@ -123,3 +123,14 @@ def test_mapisync_drive_on_the_shim(native):
 def test_the_installed_shim_serves_a_plain_c_host(hosts):
     result, _ = run_host([hosts["shim_host"], m.shim_path()], MAPISYNC_FACTORY="embed_factories:fast")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("example", ["embed_sync", "shim_sync"])
+def test_the_embedding_examples(hosts, native, example):
+    shim = Path(native.host._name).parent / f"mapisync_shim{native_build.LIB_EXT}"
+    args = [hosts[example], "embed_factories:fast" if example == "embed_sync" else shim]
+    result, _ = run_host(args, MAPISYNC_FACTORY="embed_factories:fast")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "progress 6/6  Synchronizing Archive" in result.stdout
+    assert "error 0x80040115  Calendar: server busy, retried" in result.stdout
+    assert result.stdout.rstrip().endswith("Done: 0x00000000")
