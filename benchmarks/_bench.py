@@ -1,5 +1,6 @@
 """Shared by the benchmark scripts: the C loop library, alternating rounds, ratio reports."""
 
+import argparse
 import ctypes
 import os
 import statistics
@@ -10,6 +11,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import mapisync_ctypes as mapi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def arguments(doc: str, calls: int) -> argparse.Namespace:
+    """The options every benchmark script takes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=calls, help="native-loop calls per measurement")
+    parser.add_argument("--host-lib", help="a prebuilt benchmarks/bench_host.c library")
+    return parser.parse_args()
 
 
 def load_host(host_lib: Optional[str], folder: str) -> ctypes.CDLL:

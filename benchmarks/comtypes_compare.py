@@ -9,32 +9,23 @@
 A raw WINFUNCTYPE trampoline and a C object give the floors. Quote the ratios.
 """
 
-import argparse
 import ctypes
 import os
 import sys
 import tempfile
 
 import comtypes
-from comtypes import COMMETHOD, GUID as CT_GUID, HRESULT as CT_HRESULT
 
 import mapisync_ctypes as mapi
 from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, wrap
+from mapisync_ctypes.comtypes_bridge import comtypes_interface
 
 # A ._pth file (the embeddable Windows Python) leaves the script's folder off sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import load_host, python_loop, report, run_rounds  # noqa: E402
+from _bench import arguments, load_host, python_loop, report, run_rounds  # noqa: E402
 
 
-class ICTProgressCallback(comtypes.IUnknown):
-    _iid_ = CT_GUID(str(mapi.IID_IMAPISyncProgressCallback))
-    _methods_ = [
-        COMMETHOD([], CT_HRESULT, "Progress", (["in"], ctypes.c_wchar_p, "text"),
-                  (["in"], ctypes.c_ulong, "ulIndex"), (["in"], ctypes.c_ulong, "ulIndexMax")),
-        COMMETHOD([], CT_HRESULT, "Error", (["in"], CT_HRESULT, "hResult"), (["in"], ctypes.c_wchar_p, "text")),
-        COMMETHOD([], CT_HRESULT, "Done", (["in"], ctypes.c_void_p, "hThreadDoneEvent"),
-                  (["in"], CT_HRESULT, "hResult")),
-    ]
+ICTProgressCallback = comtypes_interface(IMAPISyncProgressCallback)  # comtypes' class, from our declaration
 
 
 class TheirsNoOp(comtypes.COMObject):
@@ -52,11 +43,7 @@ class OursNoOp(COMObject):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=100_000, help="native-loop calls per measurement")
-    parser.add_argument("--host-lib", help="a prebuilt benchmarks/bench_host.c library")
-    args = parser.parse_args()
+    args = arguments(__doc__, 100_000)
     n, py_calls = args.calls, max(args.calls // 4, 1000)
 
     with tempfile.TemporaryDirectory() as folder:

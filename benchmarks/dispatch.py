@@ -8,7 +8,6 @@ Quote ratios, not absolute ns. Runs on Linux and in Windows Python (pass a
 prebuilt --host-lib there; .ci/windows-under-wine.sh --bench does).
 """
 
-import argparse
 import ctypes
 import os
 import sys
@@ -21,7 +20,7 @@ from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, w
 
 # A ._pth file (the embeddable Windows Python) leaves the script's folder off sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import load_host, python_loop, report, run_rounds  # noqa: E402
+from _bench import arguments, load_host, python_loop, report, run_rounds  # noqa: E402
 
 # __stdcall is what the vtable uses on 32-bit Windows; cffi ignores it elsewhere.
 CFFI_PROGRESS = "int32_t(__stdcall *)(void *, {text}, uint32_t, uint32_t)"
@@ -35,11 +34,7 @@ class NoOp(COMObject):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=200_000, help="native-loop calls per measurement")
-    parser.add_argument("--host-lib", help="a prebuilt benchmarks/bench_host.c library")
-    args = parser.parse_args()
+    args = arguments(__doc__, 200_000)
     n, py_calls = args.calls, max(args.calls // 4, 1000)
 
     with tempfile.TemporaryDirectory() as folder:

@@ -27,7 +27,7 @@ from .interfaces import (
 from .proxy import Proxy, wrap
 from .provider import MAPIThreadProvider, SyncCancelled, SyncJob, SyncProvider
 from .host import ProtocolViolation, SyncEvent, SyncResult, run_sync
-from . import donehandle, host
+from . import donehandle, host  # noqa: F401  (the submodules, as attributes)
 
 __version__ = "0.1.0"
 

@@ -265,13 +265,10 @@ def retire(stubs: Sequence[int]) -> None:
 
     ``stubs`` is [QueryInterface, AddRef/Release, methods of 0..8 argument words] (see
     MapiSyncDeadStubs). From here on native calls return E_UNEXPECTED (AddRef/Release 0)
-    without entering Python. Keep-alives are parked so no object memory is ever freed.
+    without entering Python.
     """
-    global _finalizing
     with _lock:
-        _finalizing = True
-        parked = (list(_live.values()), list(_class_infos), _block_types)
-        _live.clear()
+        _park_locked()
         pointer = ctypes.sizeof(c_void_p)
         for info in _class_infos:
             for interface, address in zip(info.interfaces, info.vtable_addresses):
@@ -286,7 +283,18 @@ def retire(stubs: Sequence[int]) -> None:
                             continue  # no stub that wide: the Python thunk stays
                         stub = stubs[2 + words]
                     c_void_p.from_address(address + method.index * pointer).value = stub
-    # Leaked on purpose: memory a native caller may still touch must outlive finalization.
+
+
+def _park_locked() -> None:
+    """With _lock held: serve no more calls from Python, and leak what native code may touch.
+
+    Objects native code still holds, and every class's vtables and thunks, must outlive
+    finalization: freeing them under a native caller would turn a late call into a crash.
+    """
+    global _finalizing
+    _finalizing = True
+    parked = (list(_live.values()), list(_class_infos), _block_types)
+    _live.clear()
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(parked))
 
 
@@ -315,13 +323,9 @@ def _park_at_exit() -> None:
     still reach a thunk find no live object and get E_UNEXPECTED from Python. Either
     way objects native code still holds, and every vtable and thunk, are leaked.
     """
-    global _finalizing
     stubs = _native_stubs()
     if stubs:
         retire(stubs)
         return
     with _lock:
-        _finalizing = True
-        parked = (list(_live.values()), list(_class_infos), _block_types)
-        _live.clear()
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(parked))
+        _park_locked()

@@ -12,25 +12,15 @@ if sys.platform != "win32":
     pytest.skip("comtypes runs on Windows only (the Windows lane)", allow_module_level=True)
 comtypes = pytest.importorskip("comtypes")
 
-from comtypes import COMMETHOD, GUID as CT_GUID, HRESULT as CT_HRESULT  # noqa: E402
-
 import mapisync_ctypes as m  # noqa: E402
+from mapisync_ctypes.comtypes_bridge import comtypes_interface  # noqa: E402
 from mapisync_ctypes import IMAPISyncProgressCallback, IUnknown, com_pointer, com_refcount, wrap  # noqa: E402
 
 from conftest import Recorder  # noqa: E402
 
 
-class ICTProgressCallback(comtypes.IUnknown):
-    """comtypes' own declaration of the interface, written from the reference."""
-
-    _iid_ = CT_GUID(str(m.IID_IMAPISyncProgressCallback))
-    _methods_ = [
-        COMMETHOD([], CT_HRESULT, "Progress", (["in"], ctypes.c_wchar_p, "text"),
-                  (["in"], ctypes.c_ulong, "ulIndex"), (["in"], ctypes.c_ulong, "ulIndexMax")),
-        COMMETHOD([], CT_HRESULT, "Error", (["in"], CT_HRESULT, "hResult"), (["in"], ctypes.c_wchar_p, "text")),
-        COMMETHOD([], CT_HRESULT, "Done", (["in"], ctypes.c_void_p, "hThreadDoneEvent"),
-                  (["in"], CT_HRESULT, "hResult")),
-    ]
+# comtypes' declaration, made from ours
+ICTProgressCallback = comtypes_interface(IMAPISyncProgressCallback)
 
 
 def test_comtypes_client_calls_our_object(caplog):
@@ -83,7 +73,7 @@ class CTCallback(comtypes.COMObject):
     def Progress(self, text, ulIndex, ulIndexMax):
         self.events.append(("Progress", text, ulIndex, ulIndexMax))
 
-    def ICTProgressCallback_Error(self, this, hResult, text):
+    def IMAPISyncProgressCallback_Error(self, this, hResult, text):
         # comtypes' low-level form: it receives `this` and its return value is the HRESULT
         self.events.append(("Error", hResult, text))
         return m.S_FALSE
@@ -108,3 +98,10 @@ def test_our_proxy_calls_a_comtypes_object():
     assert obj.events == [("Progress", "to comtypes \U0001F600", 3, 4), ("Error", m.E_FAIL, None),
                           ("Done", 0x99, m.S_OK)]
     del pointer
+
+
+def test_the_comtypes_declaration_matches_ours():
+    assert str(ICTProgressCallback._iid_) == str(m.IID_IMAPISyncProgressCallback)
+    assert [name for _, name, *_ in ICTProgressCallback._methods_] == ["Progress", "Error", "Done"]
+    assert comtypes_interface(IMAPISyncProgressCallback) is ICTProgressCallback
+    assert comtypes_interface(IUnknown) is comtypes.IUnknown
