@@ -80,9 +80,12 @@ setup(
     license="MIT",
     packages=["mapisync_ctypes"],
     python_requires=">=3.9",
+    setup_requires=["cffi>=1.15"],
     install_requires=["cffi>=1.15"],
     extras_require={"test": ["pytest>=7"]},
     ext_modules=[shim, refhost],
+    # The native backend (a cffi API-mode extension); optional like the rest.
+    cffi_modules=["mapisync_ctypes/_native_build.py:ffi"],
     cmdclass={"build_py": build_py_with_header, "build_ext": optional_build_ext},
     entry_points={
         "console_scripts": ["mapisync = mapisync_ctypes.cli:main"],

@@ -28,6 +28,7 @@ from .proxy import Proxy, wrap
 from .provider import MAPIThreadProvider, SyncCancelled, SyncJob, SyncProvider
 from .host import ProtocolViolation, SyncEvent, SyncResult, run_sync
 from . import donehandle, host  # noqa: F401  (the submodules, as attributes)
+from ._backends import NAME as BACKEND
 
 __version__ = "0.1.0"
 
@@ -54,7 +55,7 @@ def shim_path() -> Optional[str]:
 
 __all__ = [
     "GUID", "IID", "REFIID", "HANDLE", "HRESULT", "LPCWSTR", "MAPISIB", "ULONG", "WCHAR",
-    "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method", "shim_path",
+    "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method", "shim_path", "BACKEND",
     "IUnknown", "IMAPISync", "IMAPISyncProgressCallback", "IID_IUnknown", "IID_IMAPISync",
     "IID_IMAPISyncProgressCallback", "Proxy", "wrap", "get_include", "__version__",
     "SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider", "run_sync", "SyncResult", "SyncEvent",

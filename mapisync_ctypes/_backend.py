@@ -39,6 +39,7 @@ from .interfaces import IUnknown
 
 logger = logging.getLogger("mapisync_ctypes")
 
+NAME = "ctypes"
 _lock = threading.Lock()
 _live: Dict[int, Any] = {}  # interface address -> object, while its count > 0
 _class_infos: List["ClassInfo"] = []  # every class's vtables, kept for the process's life

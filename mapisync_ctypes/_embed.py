@@ -9,7 +9,7 @@ import logging
 import traceback
 from typing import Sequence, Tuple
 
-from . import _backend
+from ._backends import active as _backend
 from ._vtbl import exception_to_hresult
 from .abi import GUID
 from .comobject import COMObject, com_pointer

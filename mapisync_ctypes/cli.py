@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import List, NoReturn, Optional, Sequence, TextIO
 
-from . import __version__, abi, donehandle, get_include, shim_path
+from . import __version__, _backends, abi, donehandle, get_include, shim_path
 from .comobject import com_pointer
 from .flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags
 from .host import SyncEvent, load_factory, run_sync
@@ -178,7 +178,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                   else "the x64 convention (WINFUNCTYPE = CFUNCTYPE)" if abi.IS_WINDOWS else "cdecl (CFUNCTYPE)")
     lines: List[str] = [
         f"mapisync_ctypes {__version__} on Python {sys.version.split()[0]} ({sys.platform}, {8 * pointer}-bit)",
-        f"backend: ctypes (Python thunks); done handle: {donehandle.KIND}",
+        f"backend: {_backends.NAME} ({'C reference counting, compiled trampolines and call stubs' if _backends.NAME == 'cffi' else 'Python thunks'}); done handle: {donehandle.KIND}",
         f"calling convention: {convention}",
         f"header folder: {get_include()}",
         f"reference host: {refhost_library() or 'not built'}",

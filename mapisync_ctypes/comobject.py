@@ -2,7 +2,7 @@
 
 from typing import ClassVar, Sequence, Union
 
-from . import _backend
+from ._backends import active as _backend
 from .abi import GUID
 from .declare import Interface
 from .hresult import E_NOINTERFACE, COMError

@@ -11,6 +11,7 @@ import threading
 from ctypes import c_void_p
 from typing import Any, Callable, Dict, List, Tuple, Type
 
+from . import _backends
 from ._vtbl import source_name
 from .declare import Interface, Method
 from .hresult import E_POINTER, COMError
@@ -137,23 +138,46 @@ def _slot_functions(interface: Interface, vtable: int) -> List[Any]:
     return functions
 
 
+def _stub(method: Method) -> Any:
+    """The compiled call stub for ``method``, if the native module is in use and has one.
+    Only for methods whose parameters are text, integers and handles."""
+    from .abi import HANDLE, LPCWSTR
+    if _backends.native is None or any(
+            p.ctype is not LPCWSTR and p.ctype is not HANDLE
+            and not (isinstance(p.ctype, type) and issubclass(p.ctype, ctypes._SimpleCData)
+                     and p.ctype._type_ not in "PzZ")
+            for p in method.params):
+        return None
+    return getattr(_backends.native.lib, f"ms_call_{method.interface.name}_{method.name}", None)
+
+
+def _bad_text(value: Any) -> Any:
+    raise TypeError(f"expected str or None for WCHAR* text; got {type(value).__name__}")
+
+
 def _make_method(method: Method) -> Callable[..., Any]:
     """A proxy method with the declared parameter names and no ``*args`` packing."""
+    from .abi import LPCWSTR
     names = [p.name for p in method.params]
-    env: Dict[str, Any] = {"COMError": COMError, "SLOT": method.index,
-                           "WHERE": f"{method.interface.name}::{method.name}"}
+    stub = _stub(method)
+    env: Dict[str, Any] = {"COMError": COMError, "SLOT": method.index, "stub": stub, "bad_text": _bad_text,
+                           "str": str, "WHERE": f"{method.interface.name}::{method.name}"}
     call_args = ["this"]
-    for name, conversion in zip(names, method.conversions):
-        if conversion.to_native is None:
+    for name, param, conversion in zip(names, method.params, method.conversions):
+        if stub is not None and param.ctype is LPCWSTR:  # cffi turns a str into char16_t[] itself
+            env["NULL"] = _backends.native.ffi.NULL
+            call_args.append(f"(NULL if {name} is None else {name} if {name}.__class__ is str else bad_text({name}))")
+        elif conversion.to_native is None:
             call_args.append(name)
         else:
             env[f"conv_{name}"] = conversion.to_native
             call_args.append(f"conv_{name}({name})")
     check = ("    if hr < 0:\n        raise COMError(hr, WHERE)\n"
              if method.restype is ctypes.c_int32 else "")
+    target = "stub" if stub is not None else "self._fns[SLOT]"
     source = (f"def {method.name}(self, {', '.join(names)}):\n"
               f"    this = self._this or self._checked_this()\n"
-              f"    hr = self._fns[SLOT]({', '.join(call_args)})\n"
+              f"    hr = {target}({', '.join(call_args)})\n"
               f"{check}"
               f"    return hr\n")
     exec(compile(source, source_name("proxy", method, source), "exec"), env)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import mapisync_ctypes as m
 from mapisync_ctypes import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +104,7 @@ def test_info_reports_the_abi():
     pointer = 8 if sys.maxsize > 2 ** 32 else 4
     assert f"MAPISIB: size {32 if pointer == 8 else 20}" in run.stdout
     assert "IMAPISyncProgressCallback {5024A386-2D44-486A-81A8-8F0ECB6071DD}: 0 QueryInterface" in run.stdout
-    assert "backend: ctypes" in run.stdout and "header folder:" in run.stdout
+    assert f"backend: {m.BACKEND} (" in run.stdout and "header folder:" in run.stdout
 
 
 def test_parse_flags():
