@@ -115,9 +115,20 @@ def _compiled(method: Method) -> bool:
     return hasattr(lib, f"ms_tr_{method.interface.name}_{method.name}")
 
 
+def _direct(method: Method) -> bool:
+    """Text, integer and handle parameters only: its trampoline calls Python through the C API."""
+    return all(p.ctype is LPCWSTR or p.ctype is HANDLE
+               or (isinstance(p.ctype, type) and issubclass(p.ctype, ctypes._SimpleCData)
+                   and p.ctype._type_ not in "PzZfdg?")
+               for p in method.params)
+
+
+# The direct trampolines report through these (kept alive by this module).
+lib.ms_setup(id(_vtbl._failure), id(_vtbl._bad_return), id(_not_live))
+
 for _interface in INTERFACES:
     for _method in _interface.own_methods:
-        if _interface is not IUnknown and _compiled(_method):
+        if _interface is not IUnknown and _compiled(_method) and not _direct(_method):
             _install_handler(_method)
 
 

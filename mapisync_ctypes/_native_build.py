@@ -39,6 +39,7 @@ int32_t ms_addref_from_python(MSObject *o);
 uintptr_t ms_object_of(uintptr_t this_);
 void ms_set_alive(int alive);
 size_t ms_object_size(uint32_t n_interfaces);
+int ms_setup(uintptr_t failure, uintptr_t bad_return, uintptr_t not_live);
 
 int32_t CALL ms_QueryInterface(void *, void *, void **);
 uint32_t CALL ms_AddRef(void *);
@@ -49,6 +50,7 @@ extern "Python" void ms_py_not_live(uintptr_t, int);
 """
 
 COMMON_SOURCE = r"""
+#include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +167,73 @@ static uint32_t MS_CALL ms_Release(void *This)
 }
 
 static size_t ms_u16len(const uint16_t *s) { size_t n = 0; if (s) while (s[n]) n++; return n; }
+
+/* ---- direct dispatch: the trampolines of text/integer/handle methods call the Python
+ * method through the C API (limited API): one GIL round trip, text decoded in C. */
+static PyObject *ms_failure, *ms_bad_return, *ms_not_live_py;  /* _vtbl._failure, ... */
+static int ms_utf16_order;  /* -1 little-endian, 1 big-endian: the host's native order */
+
+static int32_t ms_as_hresult(PyObject *r, int32_t fallback)
+{
+    long long v;
+    if (!r) { PyErr_Clear(); return fallback; }
+    v = PyLong_Check(r) ? PyLong_AsLongLong(r) : fallback;
+    if (v == -1 && PyErr_Occurred()) { PyErr_Clear(); v = fallback; }
+    Py_DECREF(r);
+    return (int32_t)(uint32_t)v;
+}
+
+/* The pending exception -> _vtbl._failure(exc, obj, name): logs it, returns the HRESULT. */
+static int32_t ms_failed(PyObject *obj, PyObject *name)
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    int32_t hr;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb) PyException_SetTraceback(value, tb);
+    hr = ms_as_hresult(value ? PyObject_CallFunctionObjArgs(ms_failure, value, obj, name, NULL) : NULL,
+                       (int32_t)0x80004005);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return hr;
+}
+
+/* What the method returned -> the HRESULT; anything not in range goes to _vtbl._bad_return. */
+static int32_t ms_result(PyObject *r, PyObject *obj, PyObject *name)
+{
+    if (!r) return ms_failed(obj, name);
+    if (r == Py_None) { Py_DECREF(r); return 0; }
+    if (PyLong_Check(r)) {
+        long long v = PyLong_AsLongLong(r);
+        if (!(v == -1 && PyErr_Occurred()) && v >= -0x80000000LL && v <= 0xFFFFFFFFLL) {
+            Py_DECREF(r);
+            return (int32_t)(uint32_t)v;
+        }
+        PyErr_Clear();
+    }
+    {
+        int32_t hr = ms_as_hresult(PyObject_CallFunctionObjArgs(ms_bad_return, r, obj, name, NULL),
+                                   (int32_t)0x80004005);
+        Py_DECREF(r);
+        return hr;
+    }
+}
+
+static int32_t ms_dead(MSObject *o, PyObject *name)
+{
+    PyObject *key = PyLong_FromSize_t((size_t)o);
+    int32_t hr = ms_as_hresult(key ? PyObject_CallFunctionObjArgs(ms_not_live_py, key, name, NULL) : NULL,
+                               MS_E_UNEXPECTED);
+    Py_XDECREF(key);
+    return hr;
+}
+
+static PyObject *ms_text(const uint16_t *t)
+{
+    if (!t) { Py_INCREF(Py_None); return Py_None; }
+    return PyUnicode_DecodeUTF16((const char *)t, (Py_ssize_t)(2 * ms_u16len(t)), "surrogatepass", &ms_utf16_order);
+}
 """
 
 
@@ -199,6 +268,7 @@ def generate() -> Tuple[str, str]:
         source.append(f"static int32_t MS_CALL ms_notimpl{n}(void *t{args})\n{{\n   {unused}\n"
                       f"    return ms_alive && ((MSSlot *)t)->object->refcount > 0 ? MS_E_NOTIMPL : MS_E_UNEXPECTED;\n}}")
         cdef.append(f"int32_t{CALL} ms_notimpl{n}({', '.join(['void *'] * (n + 1))});")
+    setup: List[str] = []
     seen = set()
     for interface in INTERFACES:
         for method in interface.methods[len(IUnknown.methods):]:
@@ -207,27 +277,13 @@ def generate() -> Tuple[str, str]:
             seen.add(id(method))
             name = f"{method.interface.name}_{method.name}"
             params = [_param(p.ctype) for p in method.params]
-            # the trampoline: what the vtable slot points at
             c_params = "".join(f", {c} a{i}" for i, (_, c) in enumerate(params))
-            py_params, py_args = ["uintptr_t"], ["(uintptr_t)o"]
-            for i, (kind, c) in enumerate(params):
-                if kind == "text":
-                    py_params += ["const char16_t *", "size_t"]
-                    py_args += [f"(const char16_t *)a{i}", f"ms_u16len(a{i})"]
-                elif kind in ("handle", "ptr"):
-                    py_params.append("uintptr_t")
-                    py_args.append(f"(uintptr_t)a{i}")
-                else:
-                    py_params.append(c)
-                    py_args.append(f"a{i}")
-            cdef.append(f'extern "Python" int32_t ms_py_{name}({", ".join(py_params)});')
-            source.append(f"static int32_t ms_py_{name}({', '.join(py_params)});")
-            source.append(
-                f"static int32_t MS_CALL ms_tr_{name}(void *This{c_params})\n"
-                f"{{\n    MSObject *o = ((MSSlot *)This)->object;\n"
-                f"    if (!ms_alive) return MS_E_UNEXPECTED;\n"
-                f"    return ms_py_{name}({', '.join(py_args)});\n}}")
             cdef.append(f"int32_t{CALL} ms_tr_{name}(void *{''.join(', ' + c for _, c in params)});")
+            if all(kind in ("text", "int", "handle") for kind, _ in params):
+                source.append(_direct_trampoline(name, method.name, params, c_params))
+                setup.append(f'    if (!(ms_name_{name} = PyUnicode_InternFromString("{method.name}"))) return 0;')
+            else:
+                source.append(_extern_trampoline(name, params, c_params, cdef, source))
             # the call stub for proxies: text as char16_t * (cffi converts str), the rest as ints
             stub_params = ["uintptr_t This"]
             for i, (kind, c) in enumerate(params):
@@ -240,7 +296,70 @@ def generate() -> Tuple[str, str]:
                 f"{{\n    void **vtbl = *(void ***)This;\n"
                 f"    return (({fn_type})vtbl[{method.index}])((void *)This{', ' if casts else ''}{casts});\n}}")
             cdef.append(f"int32_t ms_call_{name}({', '.join(stub_params)});")
+    source.append("static int ms_setup(uintptr_t failure, uintptr_t bad_return, uintptr_t not_live)\n{\n"
+                  "    union { uint16_t u; uint8_t b[2]; } probe;\n"
+                  "    probe.u = 1;\n    ms_utf16_order = probe.b[0] ? -1 : 1;\n"
+                  "    ms_failure = (PyObject *)failure; ms_bad_return = (PyObject *)bad_return;\n"
+                  "    ms_not_live_py = (PyObject *)not_live;\n"
+                  "    Py_INCREF(ms_failure); Py_INCREF(ms_bad_return); Py_INCREF(ms_not_live_py);\n"
+                  + "\n".join(setup) + "\n    return 1;\n}")
     return "\n".join(cdef), "\n".join(source)
+
+
+def _direct_trampoline(name: str, method: str, params: List[Tuple[str, str]], c_params: str) -> str:
+    """A vtable function that calls obj.<method>(...) through the C API."""
+    convert = {"text": "ms_text(a{i})", "handle": "PyLong_FromSize_t((size_t)a{i})"}
+    lines = [f"static PyObject *ms_name_{name};",
+             f"static int32_t MS_CALL ms_tr_{name}(void *This{c_params})", "{",
+             "    MSObject *o = ((MSSlot *)This)->object;",
+             "    PyGILState_STATE gil;",
+             "    PyObject *obj" + "".join(f", *x{i}" for i in range(len(params))) + ";",
+             "    int32_t hr;",
+             "    if (!ms_alive) return MS_E_UNEXPECTED;",
+             "    gil = PyGILState_Ensure();",
+             "    if (o->refcount <= 0) {",
+             f"        hr = ms_dead(o, ms_name_{name});",
+             "        PyGILState_Release(gil);",
+             "        return hr;",
+             "    }",
+             "    obj = (PyObject *)o->owner;  /* kept alive by the keep-alive while the count is above 0 */",
+             "    Py_INCREF(obj);"]
+    for i, (kind, c) in enumerate(params):
+        if kind == "int":
+            maker = "PyLong_FromLongLong((long long)a{i})" if c.startswith("int") else \
+                "PyLong_FromUnsignedLongLong((unsigned long long)a{i})"
+        else:
+            maker = convert[kind]
+        lines.append(f"    x{i} = {maker.format(i=i)};")
+    ready = " && ".join(f"x{i}" for i in range(len(params))) or "1"
+    args = "".join(f"x{i}, " for i in range(len(params)))
+    lines += [f"    hr = ({ready}) ? ms_result(PyObject_CallMethodObjArgs(obj, ms_name_{name}, {args}NULL), obj, "
+              f"ms_name_{name}) : ms_failed(obj, ms_name_{name});"]
+    lines += [f"    Py_XDECREF(x{i});" for i in range(len(params))]
+    lines += ["    Py_DECREF(obj);", "    PyGILState_Release(gil);", "    return hr;", "}"]
+    return "\n".join(lines)
+
+
+def _extern_trampoline(name: str, params: List[Tuple[str, str]], c_params: str, cdef: List[str],
+                       source: List[str]) -> str:
+    """A vtable function that enters Python through an extern "Python" handler (_native_backend)."""
+    py_params, py_args = ["uintptr_t"], ["(uintptr_t)o"]
+    for i, (kind, c) in enumerate(params):
+        if kind == "text":
+            py_params += ["const char16_t *", "size_t"]
+            py_args += [f"(const char16_t *)a{i}", f"ms_u16len(a{i})"]
+        elif kind in ("handle", "ptr"):
+            py_params.append("uintptr_t")
+            py_args.append(f"(uintptr_t)a{i}")
+        else:
+            py_params.append(c)
+            py_args.append(f"a{i}")
+    cdef.append(f'extern "Python" int32_t ms_py_{name}({", ".join(py_params)});')
+    source.append(f"static int32_t ms_py_{name}({', '.join(py_params)});")
+    return (f"static int32_t MS_CALL ms_tr_{name}(void *This{c_params})\n"
+            f"{{\n    MSObject *o = ((MSSlot *)This)->object;\n"
+            f"    if (!ms_alive) return MS_E_UNEXPECTED;\n"
+            f"    return ms_py_{name}({', '.join(py_args)});\n}}")
 
 
 def _build_ffi() -> FFI:
