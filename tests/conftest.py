@@ -24,6 +24,7 @@ def native(tmp_path_factory: pytest.TempPathFactory):
         host = libs["host"]
         objects = libs["objects"]
         cpp = libs["host_cpp"]
+        host_gil = libs["host_gil"]
         sync = libs["sync_host"]
         providers = libs["providers"]
         example_provider = libs["example_provider"]

@@ -148,6 +148,9 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     _declare(host, "host_error_on_new_thread", HRESULT, P, HRESULT)
     _declare(host, "host_spin_progress", c_int, P)
     _declare(host, "host_stack_balance", c_int, P, c_int)
+    gil_holder = ctypes.PyDLL(host._name)  # PyDLL keeps the GIL during the call
+    _declare(gil_holder, "host_refcount_without_gil", c_int, P, c_int, c_int, POINTER(HRESULT))
+    libs["host_gil"] = gil_holder
     _declare(host, "host_release", c_uint32, P, c_int)
     _declare(host, "host_addref", c_uint32, P)
     _declare(host, "host_query", HRESULT, P, POINTER(GUID), POINTER(c_void_p))

@@ -303,6 +303,39 @@ TEST_API int host_stack_balance(IMAPISyncProgressCallback *cb, int n)
 #endif
 }
 
+/* Called through ctypes.PyDLL, so the caller keeps the GIL: a native thread runs `pairs`
+ * AddRef/Release pairs and a QueryInterface on `obj`. Returns 1 if it finished within
+ * timeout_ms, 0 if it is stuck (waiting for the GIL, say); it never deadlocks the caller. */
+typedef struct { IUnknown *obj; int pairs; volatile long done; HRESULT qi; } gil_arg;
+
+static void gil_body(void *p)
+{
+    gil_arg *a = (gil_arg *)p;
+    IUnknown *again = NULL;
+    int i;
+    for (i = 0; i < a->pairs; i++) {
+        ADDREF(a->obj);
+        RELEASE(a->obj);
+    }
+    a->qi = QI(a->obj, &IID_IUnknown, &again);
+    if (again) RELEASE(again);
+    test_atomic_inc(&a->done);
+}
+
+TEST_API int host_refcount_without_gil(IUnknown *obj, int pairs, int timeout_ms, HRESULT *qi)
+{
+    static gil_arg a;  /* static: a stuck thread may outlive this call */
+    test_thread t;
+    int waited;
+    a.obj = obj; a.pairs = pairs; a.done = 0; a.qi = E_FAIL;
+    if (!test_thread_run(&t, gil_body, &a)) return -1;
+    for (waited = 0; !a.done && waited < timeout_ms; waited += 1) test_sleep_ms(1);
+    if (!a.done) { test_thread_detach(t); return 0; }
+    test_thread_join(t);
+    *qi = a.qi;
+    return 1;
+}
+
 /* Release `times` times; returns the last count. For lifetime and past-zero tests. */
 TEST_API ULONG host_release(IUnknown *obj, int times)
 {
