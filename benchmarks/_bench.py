@@ -34,6 +34,9 @@ def load_host(host_lib: Optional[str], folder: str) -> ctypes.CDLL:
         getattr(lib, name).restype = ctypes.c_int64
         getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_uint32]
     lib.bench_c_object.restype = ctypes.c_void_p
+    if hasattr(lib, "bench_release"):
+        lib.bench_release.restype = ctypes.c_uint32
+        lib.bench_release.argtypes = [ctypes.c_void_p]
     return lib
 
 

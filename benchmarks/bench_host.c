@@ -101,3 +101,8 @@ EXPORT IMAPISyncProgressCallback *bench_c_object(void)
 {
     return &c_object.itf;
 }
+
+EXPORT ULONG bench_release(IUnknown *obj)
+{
+    return obj->lpVtbl->Release(obj);
+}
