@@ -24,4 +24,4 @@ NAME: str = active.NAME
 #: the compiled module when it is in use (proxies call through its stubs), else None
 native = None
 if NAME == "cffi":
-    from . import _native as native  # type: ignore[no-redef]  # noqa: F811
+    from . import _native as native  # type: ignore[no-redef]  # noqa: F401,F811

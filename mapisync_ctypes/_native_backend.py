@@ -137,10 +137,6 @@ def _lookup_for_thunks(this: int) -> Any:
     return _live.get(lib.ms_object_of(this))
 
 
-def _thunk_not_live(this: int, method: str) -> int:
-    return _not_live(this, method)
-
-
 class ClassInfo:
     """One COMObject subclass: its vtables and IID table, in C memory that is never freed."""
 
@@ -176,10 +172,12 @@ class ClassInfo:
                 address = _address(f"ms_tr_{method.interface.name}_{method.name}")
             elif not defined and words <= 8:
                 address = _address(f"ms_notimpl{words}")
-            else:
-                make = _vtbl.make_method_thunk if defined else None
-                thunk = (make(method, getattr(cls, method.name), _lookup_for_thunks, _thunk_not_live) if make
-                         else _vtbl.make_notimpl_thunk(method, cls.__name__, _lookup_for_thunks, _thunk_not_live))
+            else:  # an interface declared at run time (or a very wide method): a ctypes thunk
+                if defined:
+                    thunk = _vtbl.make_method_thunk(method, getattr(cls, method.name), _lookup_for_thunks,
+                                                    _not_live)
+                else:
+                    thunk = _vtbl.make_notimpl_thunk(method, cls.__name__, _lookup_for_thunks, _not_live)
                 self.thunks.append(thunk)
                 address = ctypes.cast(thunk, ctypes.c_void_p).value
             vtable[method.index] = ffi.cast("void *", address)
