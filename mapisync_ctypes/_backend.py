@@ -41,7 +41,9 @@ logger = logging.getLogger("mapisync_ctypes")
 
 NAME = "ctypes"
 _lock = threading.Lock()
+_acquire, _release_lock = _lock.acquire, _lock.release  # cheaper than `with` on the hot path
 _live: Dict[int, Any] = {}  # interface address -> object, while its count > 0
+_live_blocks: Dict[int, "Block"] = {}  # the same addresses -> the object's Block, for IUnknown
 _class_infos: List["ClassInfo"] = []  # every class's vtables, kept for the process's life
 _finalizing = False
 
@@ -151,6 +153,7 @@ def _take_reference(obj: Any, block: Block) -> int:
         if block.count == 1:
             for address in block.addresses:
                 _live[address] = obj
+                _live_blocks[address] = block
         return block.count
 
 
@@ -221,13 +224,15 @@ def _query_interface(this: int, riid: Any, ppv: Any) -> int:
 @IUnknown.methods[1].prototype
 def _add_ref(this: int) -> int:
     try:
-        obj = _live.get(this)
-        if obj is not None:
-            block = obj._com_block
-            with _lock:
+        block = _live_blocks.get(this)
+        if block is not None:
+            _acquire()
+            try:
                 if block.count > 0:
                     block.count += 1
                     return block.count
+            finally:
+                _release_lock()
         _not_live(this, "AddRef")
         return 0
     except BaseException:
@@ -237,16 +242,20 @@ def _add_ref(this: int) -> int:
 @IUnknown.methods[2].prototype
 def _release(this: int) -> int:
     try:
-        obj = _live.get(this)
-        if obj is not None:
-            block = obj._com_block
-            with _lock:
-                if block.count > 0:
-                    block.count -= 1
-                    if block.count == 0:  # drop the keep-alive
+        block = _live_blocks.get(this)
+        if block is not None:
+            _acquire()
+            try:
+                count = block.count
+                if count > 0:
+                    block.count = count = count - 1
+                    if count == 0:  # drop the keep-alive
                         for address in block.addresses:
                             _live.pop(address, None)
-                    return block.count
+                            _live_blocks.pop(address, None)
+                    return count
+            finally:
+                _release_lock()
         # Also reached when another thread took it to zero between the look-up and the lock.
         if not _finalizing:
             logger.error("Release on 0x%x, whose COM count is already zero; returning 0", this)
@@ -296,6 +305,7 @@ def _park_locked() -> None:
     _finalizing = True
     parked = (list(_live.values()), list(_class_infos), _block_types)
     _live.clear()
+    _live_blocks.clear()
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(parked))
 
 
