@@ -29,7 +29,7 @@ import ctypes
 import logging
 import threading
 from ctypes import Structure, c_int32, c_uint32, c_void_p
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _vtbl
 from .abi import GUID
@@ -68,26 +68,64 @@ def _block_type(n: int) -> type:
     return block_type
 
 
+# ---- shared by both backends ----------------------------------------------------------
+
+def declared_interfaces(cls: type) -> Tuple[Interface, ...]:
+    """The class's _com_interfaces_, checked."""
+    interfaces = tuple(getattr(cls, "_com_interfaces_", ()))
+    if not interfaces:
+        raise TypeError(f"{cls.__name__}._com_interfaces_ lists no interface")
+    for interface in interfaces:
+        if not isinstance(interface, Interface):
+            raise TypeError(f"{cls.__name__}._com_interfaces_ holds {interface!r}, not an Interface")
+    return interfaces
+
+
+def slots_by_iid(interfaces: Sequence[Interface]) -> Dict[bytes, int]:
+    """IID bytes -> interface index; a base IID maps to the first interface deriving from it."""
+    slots: Dict[bytes, int] = {}
+    for index, interface in enumerate(interfaces):
+        for declared in interface.bases():
+            slots.setdefault(bytes(declared.iid), index)
+    return slots
+
+
+def per_class(cls: type, attr: str, make: Callable[[type], Any], registry: List[Any]) -> Any:
+    """``make(cls)`` once per class (not inherited), kept in ``registry`` for the process's life."""
+    value = cls.__dict__.get(attr)
+    if value is None:
+        with _lock:
+            value = cls.__dict__.get(attr)
+            if value is None:
+                value = make(cls)
+                registry.append(value)
+                setattr(cls, attr, value)
+    return value
+
+
+def per_object(obj: Any, make: Callable[[Any], Any]) -> Any:
+    """``make(obj)`` once per object, as its _com_block."""
+    block = obj.__dict__.get("_com_block")
+    if block is None:
+        with _lock:
+            block = obj.__dict__.get("_com_block")
+            if block is None:
+                block = obj.__dict__["_com_block"] = make(obj)
+    return block
+
+
+# ---- the ctypes backend --------------------------------------------------------------
+
 class ClassInfo:
     """What one COMObject subclass shares across its objects: vtables and the IID map."""
 
     def __init__(self, cls: type) -> None:
-        interfaces = tuple(getattr(cls, "_com_interfaces_", ()))
-        if not interfaces:
-            raise TypeError(f"{cls.__name__}._com_interfaces_ lists no interface")
-        for interface in interfaces:
-            if not isinstance(interface, Interface):
-                raise TypeError(f"{cls.__name__}._com_interfaces_ holds {interface!r}, not an Interface")
         self.name = cls.__name__
-        self.interfaces: Tuple[Interface, ...] = interfaces
+        self.interfaces = interfaces = declared_interfaces(cls)
         self.block_type = _block_type(len(interfaces))
         self.vtables = [self._build_vtable(cls, interface) for interface in interfaces]
         self.vtable_addresses = [ctypes.addressof(v) for v in self.vtables]
-        # IID bytes -> interface index; a base IID maps to the first interface deriving from it.
-        self.slot_by_iid: Dict[bytes, int] = {}
-        for index, interface in enumerate(interfaces):
-            for declared in interface.bases():
-                self.slot_by_iid.setdefault(bytes(declared.iid), index)
+        self.slot_by_iid = slots_by_iid(interfaces)
 
     def _build_vtable(self, cls: type, interface: Interface) -> Any:
         slots: Dict[str, Any] = {"QueryInterface": _query_interface,
@@ -103,15 +141,7 @@ class ClassInfo:
 
 def class_info(cls: type) -> ClassInfo:
     """The class's vtables, built on first use and never rebuilt."""
-    info = cls.__dict__.get("_com_class_info_")
-    if info is None:
-        with _lock:
-            info = cls.__dict__.get("_com_class_info_")
-            if info is None:
-                info = ClassInfo(cls)
-                _class_infos.append(info)
-                cls._com_class_info_ = info
-    return info
+    return per_class(cls, "_com_class_info_", ClassInfo, _class_infos)
 
 
 class Block:
@@ -136,14 +166,8 @@ class Block:
 
 def block_of(obj: Any) -> Block:
     """The object's block, created on first use."""
-    block = obj.__dict__.get("_com_block")
-    if block is None:
-        info = class_info(type(obj))
-        with _lock:
-            block = obj.__dict__.get("_com_block")
-            if block is None:
-                block = obj.__dict__["_com_block"] = Block(obj, info)
-    return block
+    info = class_info(type(obj))
+    return per_object(obj, lambda o: Block(o, info))
 
 
 def _take_reference(obj: Any, block: Block) -> int:

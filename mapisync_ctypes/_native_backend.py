@@ -15,7 +15,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _vtbl
-from ._backend import _argument_words
+from ._backend import _argument_words, declared_interfaces, per_class, per_object, slots_by_iid
 from ._native import ffi, lib
 from .abi import GUID, HANDLE, LPCWSTR, REFIID
 from .declare import Interface, Method
@@ -141,21 +141,11 @@ class ClassInfo:
     """One COMObject subclass: its vtables and IID table, in C memory that is never freed."""
 
     def __init__(self, cls: type) -> None:
-        interfaces = tuple(getattr(cls, "_com_interfaces_", ()))
-        if not interfaces:
-            raise TypeError(f"{cls.__name__}._com_interfaces_ lists no interface")
-        for interface in interfaces:
-            if not isinstance(interface, Interface):
-                raise TypeError(f"{cls.__name__}._com_interfaces_ holds {interface!r}, not an Interface")
-        self.interfaces = interfaces
+        self.interfaces = interfaces = declared_interfaces(cls)
         self.thunks: List[Any] = []  # ctypes thunks of run-time interfaces, kept alive here
         self.vtables = [self._vtable(cls, interface) for interface in interfaces]
         self.vtable_addresses = [int(ffi.cast("uintptr_t", v)) for v in self.vtables]
-        order: Dict[bytes, int] = {}
-        for index, interface in enumerate(interfaces):
-            for declared in interface.bases():
-                order.setdefault(bytes(declared.iid), index)
-        self.slot_by_iid = order
+        self.slot_by_iid = order = slots_by_iid(interfaces)
         self.cls = lib.ms_class_new(len(order))
         for i, (iid, slot) in enumerate(order.items()):
             ffi.memmove(self.cls.iids + 16 * i, iid, 16)
@@ -185,15 +175,7 @@ class ClassInfo:
 
 
 def class_info(cls: type) -> ClassInfo:
-    info = cls.__dict__.get("_com_native_info_")
-    if info is None:
-        with _lock:
-            info = cls.__dict__.get("_com_native_info_")
-            if info is None:
-                info = ClassInfo(cls)
-                _class_infos.append(info)
-                cls._com_native_info_ = info
-    return info
+    return per_class(cls, "_com_native_info_", ClassInfo, _class_infos)
 
 
 class Block:
@@ -217,14 +199,8 @@ class Block:
 
 
 def block_of(obj: Any) -> Block:
-    block = obj.__dict__.get("_com_block")
-    if block is None:
-        info = class_info(type(obj))
-        with _lock:
-            block = obj.__dict__.get("_com_block")
-            if block is None:
-                block = obj.__dict__["_com_block"] = Block(obj, info)
-    return block
+    info = class_info(type(obj))
+    return per_object(obj, lambda o: Block(o, info))
 
 
 def interface_pointer(obj: Any, iid: GUID) -> Optional[int]:
