@@ -82,7 +82,7 @@ setup(
     python_requires=">=3.9",
     setup_requires=["cffi>=1.15"],
     install_requires=["cffi>=1.15"],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     ext_modules=[shim, refhost],
     # The native backend (a cffi API-mode extension); optional like the rest.
     cffi_modules=["mapisync_ctypes/_native_build.py:ffi"],

@@ -14,7 +14,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${MAPISYNC_WINE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/mapisync-wine}
 interpreters=("py313-win32:i686:win32:3.13" "py312-amd64:x86_64:win_amd64:3.12" "py313-amd64:x86_64:win_amd64:3.13")
-test_wheels=(cffi pytest colorama comtypes)
+test_wheels=(cffi pytest colorama comtypes hypothesis)
 mode=test
 if [ "${1:-}" = "--bench" ]; then
     mode=bench

@@ -7,6 +7,16 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+
+def pytest_addoption(parser):
+    parser.addoption("--full-stress", action="store_true",
+                     help="run the stress tests at full size (same as MAPISYNC_FULL_STRESS=1)")
+
+
+def pytest_configure(config):
+    if config.getoption("--full-stress"):
+        os.environ["MAPISYNC_FULL_STRESS"] = "1"
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import native_build  # noqa: E402

@@ -153,6 +153,7 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     libs["host_gil"] = gil_holder
     _declare(host, "host_release", c_uint32, P, c_int)
     _declare(host, "host_addref", c_uint32, P)
+    _declare(host, "host_sync_bytes", HRESULT, P, c_char_p, c_size_t, c_int)
     _declare(host, "host_query", HRESULT, P, POINTER(GUID), POINTER(c_void_p))
     _declare(host, "host_layout", c_char_p)
     _declare(objects, "native_callback_new", P, HRESULT)
@@ -170,6 +171,7 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     _declare(sync, "sync_host_run", HRESULT, P, c_uint32, c_int, c_int, c_int, POINTER(SyncReport))
     _declare(sync, "sync_host_reject", HRESULT, P, c_int, POINTER(SyncReport))
     _declare(sync, "sync_host_concurrent", c_int, P, c_int, c_int, POINTER(SyncReport))
+    _declare(sync, "sync_host_concurrent_each", c_int, P, c_int, POINTER(c_int), c_int, POINTER(SyncReport))
     factory = [POINTER(GUID), POINTER(c_void_p)]
     for name in FACTORIES:
         _declare(libs["providers"], name, HRESULT, *factory)

@@ -126,7 +126,7 @@ TEST_API int host_hammer_refcount(IUnknown *obj, int n_threads, int iterations, 
 {
     test_report r = {msg, len, 0, 0};
     test_thread threads[64];
-    hammer_arg args[64];
+    static hammer_arg args[64];
     volatile long go = 0;
     ULONG before, after;
     int i, started = 0;
@@ -343,6 +343,21 @@ TEST_API ULONG host_release(IUnknown *obj, int times)
     int i;
     for (i = 0; i < times; i++) last = RELEASE(obj);
     return last;
+}
+
+/* MAPISIB from raw bytes (a fuzzer's), called exactly as given. */
+TEST_API HRESULT host_sync_bytes(IMAPISync *sync, const unsigned char *bytes, size_t size, int null_block)
+{
+    MAPISIB *block = NULL;
+    HRESULT hr;
+    if (!null_block) {
+        block = (MAPISIB *)calloc(1, size > sizeof(MAPISIB) ? size : sizeof(MAPISIB));
+        if (!block) return E_OUTOFMEMORY;
+        memcpy(block, bytes, size);
+    }
+    hr = sync->lpVtbl->SynchronizeInBackground(sync, block);
+    free(block);
+    return hr;
 }
 
 TEST_API ULONG host_addref(IUnknown *obj)

@@ -249,6 +249,7 @@ TEST_API HRESULT sync_host_reject(IUnknown *provider, int which, sync_report *r)
 
 /* n syncs at once on one provider, each started from its own native thread. */
 typedef struct { IUnknown *provider; int cancel_at; sync_report *report; } concurrent_arg;
+#define MAX_CONCURRENT 128
 
 static void concurrent_body(void *p)
 {
@@ -256,19 +257,26 @@ static void concurrent_body(void *p)
     sync_host_run(a->provider, SYNC_DOWNLOAD_CONTENTS, a->cancel_at, 0, 30000, a->report);
 }
 
-TEST_API int sync_host_concurrent(IUnknown *provider, int n, int cancel_at, sync_report *reports)
+/* cancel_ats: one cancel point per sync (NULL: `cancel_at` for all). */
+TEST_API int sync_host_concurrent_each(IUnknown *provider, int n, const int *cancel_ats, int cancel_at,
+                                       sync_report *reports)
 {
-    test_thread threads[64];
-    concurrent_arg args[64];
+    test_thread threads[MAX_CONCURRENT];
+    concurrent_arg args[MAX_CONCURRENT];
     int i, started = 0;
-    if (n > 64) n = 64;
+    if (n > MAX_CONCURRENT) n = MAX_CONCURRENT;
     for (i = 0; i < n; i++) {
         args[i].provider = provider;
-        args[i].cancel_at = cancel_at;
+        args[i].cancel_at = cancel_ats ? cancel_ats[i] : cancel_at;
         args[i].report = &reports[i];
         if (!test_thread_run(&threads[i], concurrent_body, &args[i])) break;
         started++;
     }
     for (i = 0; i < started; i++) test_thread_join(threads[i]);
     return started;
+}
+
+TEST_API int sync_host_concurrent(IUnknown *provider, int n, int cancel_at, sync_report *reports)
+{
+    return sync_host_concurrent_each(provider, n, NULL, cancel_at, reports);
 }
