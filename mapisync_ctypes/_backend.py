@@ -31,7 +31,7 @@ import threading
 from ctypes import Structure, c_int32, c_uint32, c_void_p
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import _vtbl
+from . import _vtbl, debug as _debug
 from .abi import GUID
 from .declare import Interface
 from .hresult import E_INVALIDARG, E_NOINTERFACE, E_POINTER, E_UNEXPECTED, S_OK
@@ -172,9 +172,13 @@ def block_of(obj: Any) -> Block:
 
 def _take_reference(obj: Any, block: Block) -> int:
     """A reference taken from Python; the first one makes the object live."""
+    if _debug.enabled():
+        _debug.track(obj)
     with _lock:
         block.count += 1
         if block.count == 1:
+            if _debug.enabled():
+                _debug.revive(block, block.info.vtable_addresses, block.addresses)
             for address in block.addresses:
                 _live[address] = obj
                 _live_blocks[address] = block
@@ -254,6 +258,8 @@ def _add_ref(this: int) -> int:
             try:
                 if block.count > 0:
                     block.count += 1
+                    if _debug.tracing():
+                        logger.debug("AddRef 0x%x -> %d", this, block.count)
                     return block.count
             finally:
                 _release_lock()
@@ -273,10 +279,15 @@ def _release(this: int) -> int:
                 count = block.count
                 if count > 0:
                     block.count = count = count - 1
+                    if _debug.tracing():
+                        logger.debug("Release 0x%x -> %d", this, count)
                     if count == 0:  # drop the keep-alive
+                        obj = None
                         for address in block.addresses:
-                            _live.pop(address, None)
+                            obj = _live.pop(address, None) or obj
                             _live_blocks.pop(address, None)
+                        if _debug.enabled() and obj is not None:
+                            _debug.poison(obj, block, block.info.interfaces, block.addresses)
                     return count
             finally:
                 _release_lock()

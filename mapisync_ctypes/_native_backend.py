@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import _vtbl
+from . import _vtbl, debug as _debug
 from ._backend import _argument_words, declared_interfaces, per_class, per_object, slots_by_iid
 from ._native import ffi, lib
 from .abi import GUID, HANDLE, LPCWSTR, REFIID
@@ -60,7 +60,12 @@ def ms_py_last_release(okey: int) -> None:
     """The count reached zero in C: drop the keep-alive, unless Python took a new reference."""
     with _lock:
         if ffi.cast("MSObject *", okey).refcount == 0:
-            _live.pop(okey, None)
+            obj = _live.pop(okey, None)
+            if _debug.tracing():
+                logger.debug("Release of the object at 0x%x reached 0", okey)
+            if obj is not None and _debug.enabled():
+                block = obj.__dict__["_com_block"]
+                _debug.poison(obj, block, block.info.interfaces, block.addresses)
 
 
 def _from_native(conversion_ctype: Any) -> Tuple[int, Optional[Callable[..., Any]]]:
@@ -194,8 +199,11 @@ class Block:
                                for i in range(len(info.interfaces)))
 
     def __del__(self) -> None:
-        if not _finalizing and self.object.refcount == 0:
-            lib.ms_object_free(self.object)
+        try:
+            if not _finalizing and self.object.refcount == 0:
+                lib.ms_object_free(self.object)
+        except Exception:  # module globals already gone at interpreter exit: keep the memory
+            pass
 
 
 def block_of(obj: Any) -> Block:
@@ -208,8 +216,12 @@ def interface_pointer(obj: Any, iid: GUID) -> Optional[int]:
     index = block.info.slot_by_iid.get(bytes(iid))
     if index is None:
         return None
+    if _debug.enabled():
+        _debug.track(obj)
     with _lock:  # 0 -> 1 and the keep-alive together, against ms_py_last_release
         if lib.ms_addref_from_python(block.object) == 1:
+            if _debug.enabled():
+                _debug.revive(block, block.info.vtable_addresses, block.addresses)
             _live[block.key] = obj
     return block.addresses[index]
 

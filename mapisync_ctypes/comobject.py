@@ -1,7 +1,8 @@
 """Python objects that native code sees as real COM objects."""
 
-from typing import ClassVar, Sequence, Union
+from typing import Any, ClassVar, Sequence, Union
 
+from . import debug as _debug
 from ._backends import active as _backend
 from .abi import GUID
 from .declare import Interface
@@ -49,6 +50,12 @@ class COMObject:
     """
 
     _com_interfaces_: ClassVar[Sequence[Interface]] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "COMObject":
+        obj = super().__new__(cls)
+        if _debug.enabled():  # debug mode: remember where each object was made
+            _debug.track(obj)
+        return obj
 
 
 def com_pointer(obj: COMObject, iid: IIDLike = IID_IUnknown) -> int:
