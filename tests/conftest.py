@@ -1,3 +1,4 @@
+import os
 import sys
 import threading
 from pathlib import Path
