@@ -47,8 +47,10 @@ EXECUTABLES: Dict[str, list] = {
     "shim_sync": [EXAMPLES / "embedding" / "shim_sync.c"],
 }
 
-C_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror"]
-CXX_FLAGS = ["-std=c++11", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror"]
+# MAPISYNC_TEST_CFLAGS adds flags to every build (the sanitizer job uses it)
+_EXTRA = os.environ.get("MAPISYNC_TEST_CFLAGS", "").split()
+C_FLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror", *_EXTRA]
+CXX_FLAGS = ["-std=c++11", "-O1", "-g", "-Wall", "-Wextra", "-pedantic", "-Werror", *_EXTRA]
 
 
 def compiler(language: str) -> Optional[str]:
