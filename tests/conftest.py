@@ -8,6 +8,14 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+if sys.platform == "win32":
+    # Under Wine, platform's WMI query (used by hypothesis at import) calls an unimplemented
+    # propsys function and kills the process; without _wmi, platform falls back to the
+    # plain Windows version API.
+    import platform
+    if getattr(platform, "_wmi", None) is not None:
+        platform._wmi = None
+
 
 def pytest_addoption(parser):
     parser.addoption("--full-stress", action="store_true",
