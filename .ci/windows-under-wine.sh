@@ -14,7 +14,8 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${MAPISYNC_WINE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/mapisync-wine}
 interpreters=("py313-win32:i686:win32:3.13" "py312-amd64:x86_64:win_amd64:3.12" "py313-amd64:x86_64:win_amd64:3.13")
-test_wheels=(cffi pytest colorama comtypes hypothesis)
+# hypothesis is pinned to a pure-Python release: the newer compiled win32 build does not load under Wine
+test_wheels=(cffi pytest colorama comtypes "hypothesis==6.155.2")
 mode=test
 if [ "${1:-}" = "--bench" ]; then
     mode=bench
@@ -62,7 +63,7 @@ python3 "$repo/.ci/windows/assemble.py" "$downloads" "$build" || { echo "assembl
 # ---- 3. Windows wheels of the test dependencies, once per tree
 for spec in "${interpreters[@]}"; do
     IFS=: read -r tree arch platform version <<<"$spec"
-    marker="$build/$tree/.wheels-$(echo "${test_wheels[*]}" | tr ' ' '-')"
+    marker="$build/$tree/.wheels-$(echo "${test_wheels[*]}" | tr ' =' '-_')"
     if [ ! -e "$marker" ]; then
         python3 -m pip install -q --target "$build/$tree/Lib/site-packages" --platform "$platform" \
             --python-version "$version" --implementation cp --only-binary=:all: --upgrade \

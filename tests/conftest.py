@@ -10,11 +10,15 @@ pytest_plugins = ["pytester"]
 
 if sys.platform == "win32":
     # Under Wine, platform's WMI query (used by hypothesis at import) calls an unimplemented
-    # propsys function and kills the process; without _wmi, platform falls back to the
-    # plain Windows version API.
+    # propsys function and kills the process: make it fail politely, so platform falls back
+    # to the plain Windows version API.
     import platform
-    if getattr(platform, "_wmi", None) is not None:
-        platform._wmi = None
+
+    def _no_wmi(*args, **kwargs):
+        raise OSError("no WMI here")  # platform catches OSError and asks the version API instead
+
+    if hasattr(platform, "_wmi_query"):
+        platform._wmi_query = _no_wmi
 
 
 def pytest_addoption(parser):
