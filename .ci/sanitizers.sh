@@ -35,7 +35,8 @@ for backend in cffi ctypes; do
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         python -m pytest -q -p no:cacheprovider tests/test_iunknown.py tests/test_calls_from_c.py \
         tests/test_proxy.py tests/test_lifetime.py tests/test_sync_provider.py tests/test_run_sync.py \
-        tests/test_hardening.py tests/test_native_backend.py tests/test_debug.py >"$log" 2>&1
+        tests/test_hardening.py tests/test_stress.py tests/test_native_backend.py tests/test_debug.py \
+        tests/test_shutdown.py >"$log" 2>&1
     rc=$?
     reports=$(grep -cE "ERROR: AddressSanitizer|runtime error:" "$log")
     echo "$backend: $(tail -n 1 "$log") (exit $rc, sanitizer reports: $reports)"
