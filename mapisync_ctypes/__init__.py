@@ -3,61 +3,94 @@
 - Python objects as real COM pointers: subclass :class:`COMObject`, then
   :func:`com_pointer` gives native code an interface pointer.
 - Native COM pointers as Python objects: :func:`wrap` gives a proxy.
-- Declarations (:mod:`.interfaces`), ABI types (:mod:`.abi`), HRESULTs
-  (:mod:`.hresult`) and flags (:mod:`.flags`) match include/mapisync.h;
-  :func:`get_include` returns that header's folder.
+- Background sync by the protocol: :class:`SyncProvider`, :func:`run_sync`.
+
+The package is layered: ``com`` (generic COM: types, HRESULTs, declarations, objects,
+proxies, the two backends), ``sync`` (the MAPI background-sync protocol on top of it),
+``embed`` and ``tools`` beside them. The names below are imported on first use, so
+``import mapisync_ctypes`` (and the pytest plugin) costs next to nothing.
 """
 
+import importlib
 import logging
-import os
-import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from .abi import GUID, HANDLE, HRESULT, IID, LPCWSTR, MAPISIB, REFIID, ULONG, WCHAR, FUNCTYPE
-from .comobject import COMObject, com_pointer, com_refcount
-from .declare import Interface, Method
-from .flags import *  # noqa: F401,F403  (SyncFlags and the SYNC_* constants)
-from .flags import __all__ as _flags_all
-from .hresult import *  # noqa: F401,F403  (HRESULT constants, COMError, helpers)
-from .hresult import __all__ as _hresult_all
-from .interfaces import (
-    IID_IMAPISync, IID_IMAPISyncProgressCallback, IID_IUnknown, IMAPISync,
-    IMAPISyncProgressCallback, IUnknown,
-)
-from .proxy import Proxy, wrap
-from .provider import MAPIThreadProvider, SyncCancelled, SyncJob, SyncProvider
-from .host import ProtocolViolation, SyncEvent, SyncResult, run_sync
-from . import donehandle, host  # noqa: F401  (the submodules, as attributes)
-from ._backends import NAME as BACKEND
+from . import _locate
+from .com import hresult as _hresult
+from .sync import flags as _flags, hresults as _mapi_hresults  # names every HRESULT in messages
 
 __version__ = "0.1.0"
 
 logging.getLogger("mapisync_ctypes").addHandler(logging.NullHandler())
 
+# public name -> the module that defines it
+_HOME: Dict[str, str] = {
+    **{name: ".com.types" for name in ("GUID", "IID", "REFIID", "HANDLE", "HRESULT", "LPCWSTR", "ULONG",
+                                       "WCHAR", "FUNCTYPE")},
+    "MAPISIB": ".sync.types",
+    **{name: ".com.comobject" for name in ("COMObject", "com_pointer", "com_refcount")},
+    **{name: ".com.declare" for name in ("Interface", "Method")},
+    **{name: ".com.iunknown" for name in ("IUnknown", "IID_IUnknown")},
+    **{name: ".sync.interfaces" for name in ("IMAPISync", "IMAPISyncProgressCallback", "IID_IMAPISync",
+                                             "IID_IMAPISyncProgressCallback")},
+    **{name: ".com.proxy" for name in ("Proxy", "wrap")},
+    **{name: ".sync.provider" for name in ("SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider")},
+    **{name: ".sync.host" for name in ("run_sync", "SyncResult", "SyncEvent", "ProtocolViolation")},
+    **{name: ".com.hresult" for name in _hresult.__all__},
+    **{name: ".sync.hresults" for name in _mapi_hresults.__all__},
+    **{name: ".sync.flags" for name in _flags.__all__},
+}
+
+_SUBMODULES = ("com", "sync", "embed", "tools", "abi", "hresult", "flags", "declare", "interfaces", "comobject",
+               "proxy", "donehandle", "provider", "host", "debug", "sample", "cli", "pytest_plugin",
+               "comtypes_bridge")
+
 
 def get_include() -> str:
-    """The folder holding mapisync.h, for a C compiler's -I (like numpy.get_include())."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    installed = os.path.join(here, "include")
-    if os.path.isfile(os.path.join(installed, "mapisync.h")):
-        return installed
-    # a source checkout: the header lives in the top-level include/
-    return os.path.join(os.path.dirname(here), "include")
+    """The folder holding mapisync.h and the other C files, for a C compiler's -I
+    (like numpy.get_include())."""
+    return _locate.include_dir()
 
 
 def shim_path() -> Optional[str]:
-    """The provider shim library setup.py builds (MapiSyncGetObject and the embedding C API of
-    include/mapisync_python.h), or None if it was not built for this platform."""
-    suffix = {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mapisync_shim" + suffix)
-    return path if os.path.exists(path) else None
+    """The native library a MAPI host loads as a provider (it exports MapiSyncGetObject and
+    the embedding C API of mapisync_python.h), or None if it was not built."""
+    return _locate.native_library()
 
 
-__all__ = [
-    "GUID", "IID", "REFIID", "HANDLE", "HRESULT", "LPCWSTR", "MAPISIB", "ULONG", "WCHAR",
-    "FUNCTYPE", "COMObject", "com_pointer", "com_refcount", "Interface", "Method", "shim_path", "BACKEND",
-    "IUnknown", "IMAPISync", "IMAPISyncProgressCallback", "IID_IUnknown", "IID_IMAPISync",
-    "IID_IMAPISyncProgressCallback", "Proxy", "wrap", "get_include", "__version__",
-    "SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider", "run_sync", "SyncResult", "SyncEvent",
-    "ProtocolViolation",
-] + list(_flags_all) + list(_hresult_all)
+def __getattr__(name: str) -> Any:
+    if name == "BACKEND":
+        from .com.backends import NAME
+        return NAME
+    home = _HOME.get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(home, __name__), name)
+        globals()[name] = value  # the next look-up is a plain attribute
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'mapisync_ctypes' has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+
+
+__all__ = sorted(set(_HOME) | {"BACKEND", "get_include", "shim_path", "__version__"})
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load on first use
+    from .com.backends import NAME as BACKEND
+    from .com.comobject import COMObject, com_pointer, com_refcount
+    from .com.declare import Interface, Method
+    from .com.hresult import *  # noqa: F401,F403
+    from .com.iunknown import IID_IUnknown, IUnknown
+    from .com.proxy import Proxy, wrap
+    from .com.types import FUNCTYPE, GUID, HANDLE, HRESULT, IID, LPCWSTR, REFIID, ULONG, WCHAR
+    from .sync.flags import *  # noqa: F401,F403
+    from .sync.host import ProtocolViolation, SyncEvent, SyncResult, run_sync
+    from .sync.hresults import *  # noqa: F401,F403
+    from .sync.interfaces import (
+        IID_IMAPISync, IID_IMAPISyncProgressCallback, IMAPISync, IMAPISyncProgressCallback,
+    )
+    from .sync.provider import MAPIThreadProvider, SyncCancelled, SyncJob, SyncProvider
+    from .sync.types import MAPISIB

@@ -1,79 +1,9 @@
-"""Python objects that native code sees as real COM objects."""
+"""Old path of :mod:`mapisync_ctypes.com.comobject`, kept working; new code imports that module."""
 
-from typing import Any, ClassVar, Sequence, Union
+import sys
 
-from . import debug as _debug
-from ._backends import active as _backend
-from .abi import GUID
-from .declare import Interface
-from .hresult import E_NOINTERFACE, COMError
-from .interfaces import IID_IUnknown
+from .com.comobject import *  # noqa: F401,F403  (for type checkers and star imports)
+from .com.comobject import __all__  # noqa: F401
+from .com import comobject as _module
 
-__all__ = ["COMObject", "com_pointer", "com_refcount", "IIDLike"]
-
-IIDLike = Union[GUID, Interface, str]
-
-
-def _as_iid(iid: IIDLike) -> GUID:
-    if isinstance(iid, Interface):
-        return iid.iid
-    if isinstance(iid, GUID):
-        return iid
-    if isinstance(iid, str):
-        return GUID(iid)
-    raise TypeError(f"expected an Interface, GUID or IID string; got {type(iid).__name__}")
-
-
-class COMObject:
-    """Base class of Python-implemented COM objects.
-
-    A subclass lists the interfaces it implements and defines their methods
-    by their documented names::
-
-        class Callback(COMObject):
-            _com_interfaces_ = [IMAPISyncProgressCallback]
-
-            def Progress(self, text, ulIndex, ulIndexMax):
-                self.seen.append((text, ulIndex, ulIndexMax))   # None means S_OK
-
-    Methods receive the parameters after ``this``: WCHAR* text as ``str`` (or
-    None for NULL), HANDLE as int, other pointers as ctypes pointers (or None),
-    and return an HRESULT (None is S_OK). Exceptions become failure HRESULTs:
-    COMError(hr) -> hr, NotImplementedError -> E_NOTIMPL, MemoryError ->
-    E_OUTOFMEMORY, ValueError/TypeError -> E_INVALIDARG, anything else ->
-    E_FAIL, each logged on logger ``mapisync_ctypes``. A method the class does
-    not define returns E_NOTIMPL. QueryInterface, AddRef and Release are
-    provided: the first interface listed is the object's IUnknown identity.
-
-    While native code holds a reference the object stays alive, even with no
-    Python reference left; after the final Release it is collected as usual.
-    """
-
-    _com_interfaces_: ClassVar[Sequence[Interface]] = ()
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> "COMObject":
-        obj = super().__new__(cls)
-        if _debug.enabled():  # debug mode: remember where each object was made
-            _debug.track(obj)
-        return obj
-
-
-def com_pointer(obj: COMObject, iid: IIDLike = IID_IUnknown) -> int:
-    """The address of ``obj``'s interface pointer for ``iid``, with one reference the caller owns.
-
-    Give it back with the interface's Release (from native code, or
-    ``wrap(address, interface, addref=False).release()``).
-    Raises COMError(E_NOINTERFACE) if ``obj`` does not implement ``iid``.
-    """
-    if not isinstance(obj, COMObject):
-        raise TypeError(f"com_pointer() needs a COMObject, not {type(obj).__name__}")
-    guid = _as_iid(iid)
-    address = _backend.interface_pointer(obj, guid)
-    if address is None:
-        raise COMError(E_NOINTERFACE, f"{type(obj).__name__} does not implement {guid}")
-    return address
-
-
-def com_refcount(obj: COMObject) -> int:
-    """The COM reference count native code holds on ``obj`` (for tests and diagnostics)."""
-    return _backend.refcount(obj)
+sys.modules[__name__] = _module

@@ -1,40 +1,9 @@
-"""MAPISIB.ulFlags bits (MAPI constants page and the replication API)."""
+"""Old path of :mod:`mapisync_ctypes.sync.flags`, kept working; new code imports that module."""
 
-import enum
+import sys
 
-__all__ = [
-    "SyncFlags", "SYNC_UPLOAD_HIERARCHY", "SYNC_DOWNLOAD_HIERARCHY",
-    "SYNC_UPLOAD_CONTENTS", "SYNC_DOWNLOAD_CONTENTS", "SYNC_OUTGOING_MAIL",
-    "SYNC_GLOBAL_HEADERS", "SYNC_ON_DEMAND", "SYNC_BACKGROUND", "SYNC_THESE_FOLDERS",
-    "SYNC_KNOWN_FLAGS",
-]
+from .sync.flags import *  # noqa: F401,F403  (for type checkers and star imports)
+from .sync.flags import __all__  # noqa: F401
+from .sync import flags as _module
 
-
-class SyncFlags(enum.IntFlag):
-    UPLOAD_HIERARCHY = 0x00000001
-    DOWNLOAD_HIERARCHY = 0x00000002
-    UPLOAD_CONTENTS = 0x00000040
-    DOWNLOAD_CONTENTS = 0x00000080
-    OUTGOING_MAIL = 0x00000200  # documented as unused
-    BACKGROUND = 0x00001000
-    THESE_FOLDERS = 0x00020000
-    GLOBAL_HEADERS = 0x02000000  # SYNC_HEADERS on the constants page
-    ON_DEMAND = 0x20000000  # user-initiated, higher priority
-
-
-SYNC_UPLOAD_HIERARCHY = SyncFlags.UPLOAD_HIERARCHY
-SYNC_DOWNLOAD_HIERARCHY = SyncFlags.DOWNLOAD_HIERARCHY
-SYNC_UPLOAD_CONTENTS = SyncFlags.UPLOAD_CONTENTS
-SYNC_DOWNLOAD_CONTENTS = SyncFlags.DOWNLOAD_CONTENTS
-SYNC_OUTGOING_MAIL = SyncFlags.OUTGOING_MAIL
-SYNC_GLOBAL_HEADERS = SyncFlags.GLOBAL_HEADERS
-SYNC_ON_DEMAND = SyncFlags.ON_DEMAND
-SYNC_BACKGROUND = SyncFlags.BACKGROUND
-SYNC_THESE_FOLDERS = SyncFlags.THESE_FOLDERS
-
-#: every bit a provider accepts; anything else is MAPI_E_UNKNOWN_FLAGS
-SYNC_KNOWN_FLAGS = int(
-    SYNC_UPLOAD_HIERARCHY | SYNC_DOWNLOAD_HIERARCHY | SYNC_UPLOAD_CONTENTS
-    | SYNC_DOWNLOAD_CONTENTS | SYNC_OUTGOING_MAIL | SYNC_GLOBAL_HEADERS
-    | SYNC_ON_DEMAND | SYNC_BACKGROUND | SYNC_THESE_FOLDERS
-)
+sys.modules[__name__] = _module

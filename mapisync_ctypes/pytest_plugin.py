@@ -1,45 +1,9 @@
-"""pytest plugin (entry point ``mapisync``): the ``mapisync_host`` fixture for provider authors.
+"""Old path of :mod:`mapisync_ctypes.tools.pytest_plugin`, kept working; new code imports that module."""
 
-    def test_my_provider(mapisync_host):
-        result = mapisync_host.run("build/my_provider.so:MapiSyncGetObject", cancel_after=3)
-        assert result.hresult == MAPI_E_USER_CANCEL
+import sys
 
-``run`` plays Outlook's part through :func:`mapisync_ctypes.run_sync` and fails the
-test on any protocol violation unless ``allow_violations=True``.
-"""
+from .tools.pytest_plugin import *  # noqa: F401,F403  (for type checkers and star imports)
+from .tools.pytest_plugin import __all__  # noqa: F401
+from .tools import pytest_plugin as _module
 
-from typing import Any, Union
-
-import pytest
-
-from .comobject import COMObject
-from .host import SyncResult, load_factory, run_sync
-from .proxy import Proxy
-
-
-class MapisyncHost:
-    """What the ``mapisync_host`` fixture gives a test."""
-
-    def load(self, spec: str) -> Proxy:
-        """IMAPISync from ``"library:Symbol"`` (a native factory)."""
-        return load_factory(spec)
-
-    def run(self, provider: Union[str, int, Proxy, COMObject], *, allow_violations: bool = False,
-            **options: Any) -> SyncResult:
-        """One sync; ``provider`` may be "library:Symbol", an address, a proxy or a COMObject.
-        ``options`` go to run_sync (flags, session, timeout, cancel_after, on_event)."""
-        if isinstance(provider, str):
-            with load_factory(provider) as proxy:
-                result = run_sync(proxy, **options)
-        else:
-            result = run_sync(provider, **options)
-        if result.violations and not allow_violations:
-            pytest.fail("the provider broke the background-sync protocol:\n  - "
-                        + "\n  - ".join(result.violations), pytrace=False)
-        return result
-
-
-@pytest.fixture
-def mapisync_host() -> MapisyncHost:
-    """Runs background syncs against a provider as a MAPI host would, checking the protocol."""
-    return MapisyncHost()
+sys.modules[__name__] = _module

@@ -1,33 +1,9 @@
-"""The sample Python provider that `mapisync demo` syncs: a mailbox with a few folders.
+"""Old path of :mod:`mapisync_ctypes.tools.sample`, kept working; new code imports that module."""
 
-It takes a little time per folder, so the live display has something to show, and
-reports one non-fatal error on the way, as a real store does when a server is busy.
-"""
+import sys
 
-import time
-from typing import Optional
+from .tools.sample import *  # noqa: F401,F403  (for type checkers and star imports)
+from .tools.sample import __all__  # noqa: F401
+from .tools import sample as _module
 
-from .hresult import MAPI_E_NETWORK_ERROR
-from .provider import SyncJob, SyncProvider
-
-FOLDERS = ("Inbox", "Sent Items", "Drafts", "Calendar", "Contacts", "Archive")
-
-
-class SampleProvider(SyncProvider):
-    """Synchronizes FOLDERS, one Progress each; Calendar reports a retried network error."""
-
-    def __init__(self, step_seconds: float = 0.25) -> None:
-        self.step_seconds = step_seconds
-
-    def synchronize(self, job: SyncJob) -> Optional[int]:
-        for index, folder in enumerate(FOLDERS, 1):
-            time.sleep(self.step_seconds)
-            if folder == "Calendar":
-                job.error(MAPI_E_NETWORK_ERROR, "Calendar: server busy, retried")
-            job.progress(f"Synchronizing {folder}", index, len(FOLDERS))
-        return None
-
-
-def create() -> SampleProvider:
-    """Factory, in the "package.module:factory" shape."""
-    return SampleProvider()
+sys.modules[__name__] = _module

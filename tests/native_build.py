@@ -25,7 +25,7 @@ NATIVE_SRC = HERE / "native"
 LIB_EXT = ".dll" if sys.platform == "win32" else (".dylib" if sys.platform == "darwin" else ".so")
 
 EXAMPLES = HERE.parent / "examples"
-PACKAGE = HERE.parent / "mapisync_ctypes"
+CSRC = HERE.parent / "csrc"
 INCLUDE = HERE.parent / "include"
 
 # library name -> (sources, language)
@@ -36,7 +36,8 @@ LIBRARIES: Dict[str, tuple] = {
     "sync_host": ([NATIVE_SRC / "sync_host.c"], "c"),
     "providers": ([NATIVE_SRC / "providers.c"], "c"),
     "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
-    "mapisync_shim": ([PACKAGE / "_shim.c"], "c"),  # the same shim setup.py builds
+    # the same native library setup.py builds: backend core, provider shim, embedding C API
+    "mapisync_native": ([CSRC / "core.c", CSRC / "shim.c"], "c"),
 }
 
 # program name -> sources (C); they bind to Python at run time, if at all
@@ -68,7 +69,8 @@ def compile_library(name: str, out_dir: Path, tool: Optional[str] = None, window
     out = out_dir / f"{name}{'.dll' if windows else LIB_EXT}"
     flags = C_FLAGS if language == "c" else CXX_FLAGS
     platform = ["-static", "-luuid"] if windows else ["-fPIC", "-pthread", "-ldl"]
-    cmd = [tool, *flags, "-shared", f"-I{get_include()}", f"-I{NATIVE_SRC}",
+    cmd = [tool, *flags, "-shared", "-DMAPISYNC_PYTHON_BUILD_DLL=1", f"-I{get_include()}", f"-I{NATIVE_SRC}",
+           f"-I{CSRC}",
            *[str(source) for source in sources], "-o", str(out), *platform]
     _run_compiler(cmd, name)
     return out

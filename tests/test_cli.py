@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import mapisync_ctypes as m
-from mapisync_ctypes import cli
+from mapisync_ctypes import _locate, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def libs(native):
     return {"example": str(folder / f"example_provider{suffix}"), "providers": str(folder / f"providers{suffix}")}
 
 
-@pytest.mark.skipif(cli.refhost_library() is None, reason="the reference host is built by setup.py (pip install)")
+@pytest.mark.skipif(_locate.refhost_library() is None, reason="the reference host is built by setup.py (pip install)")
 def test_demo_shows_the_sync_and_exits_zero():
     run = mapisync("demo", "--step", "0.01")
     assert run.returncode == 0, run.stderr
@@ -39,7 +39,7 @@ def test_demo_shows_the_sync_and_exits_zero():
     assert "Done: S_OK (0x00000000)" in out
 
 
-@pytest.mark.skipif(cli.refhost_library() is None, reason="the reference host is built by setup.py (pip install)")
+@pytest.mark.skipif(_locate.refhost_library() is None, reason="the reference host is built by setup.py (pip install)")
 def test_demo_cancel_exits_non_zero():
     run = mapisync("demo", "--step", "0.01", "--cancel-after", "2")
     assert run.returncode == 1

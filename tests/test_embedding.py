@@ -88,14 +88,14 @@ def test_no_python_is_mapi_e_no_support(hosts):
 
 
 def test_plain_c_host_loads_the_shim_and_syncs(hosts, native):
-    shim = Path(native.host._name).parent / f"mapisync_shim{native_build.LIB_EXT}"
+    shim = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
     result, out = run_host([hosts["shim_host"], shim], MAPISYNC_FACTORY="embed_factories:fast")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sync=0x00000000 done=0x00000000 progress=6 errors=1 dones=1 signalled=1" in result.stdout
 
 
 def test_shim_reads_its_config_file(hosts, native, tmp_path):
-    source = Path(native.host._name).parent / f"mapisync_shim{native_build.LIB_EXT}"
+    source = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
     shim = tmp_path / source.name
     shim.write_bytes(source.read_bytes())
     (tmp_path / "mapisync_shim.cfg").write_text(
@@ -105,13 +105,13 @@ def test_shim_reads_its_config_file(hosts, native, tmp_path):
 
 
 def test_shim_without_a_factory_says_how_to_configure_it(hosts, native):
-    shim = Path(native.host._name).parent / f"mapisync_shim{native_build.LIB_EXT}"
+    shim = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
     result, out = run_host([hosts["shim_host"], shim])
     assert result.returncode == 1 and out["factory"] == "0x80070057"
 
 
 def test_mapisync_drive_on_the_shim(native):
-    shim = Path(native.host._name).parent / f"mapisync_shim{native_build.LIB_EXT}"
+    shim = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
     env = host_env(MAPISYNC_FACTORY="embed_factories:fast")
     result = subprocess.run([sys.executable, "-m", "mapisync_ctypes", "drive", f"{shim}:MapiSyncGetObject"],
                             capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
@@ -127,7 +127,7 @@ def test_the_installed_shim_serves_a_plain_c_host(hosts):
 
 @pytest.mark.parametrize("example", ["embed_sync", "shim_sync"])
 def test_the_embedding_examples(hosts, native, example):
-    shim = Path(native.host._name).parent / f"mapisync_shim{native_build.LIB_EXT}"
+    shim = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
     args = [hosts[example], "embed_factories:fast" if example == "embed_sync" else shim]
     result, _ = run_host(args, MAPISYNC_FACTORY="embed_factories:fast")
     assert result.returncode == 0, result.stdout + result.stderr

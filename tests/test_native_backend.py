@@ -1,4 +1,4 @@
-"""What only the native (cffi) backend promises: IUnknown never takes the GIL."""
+"""What only the native backend promises: IUnknown never takes the GIL."""
 
 import ctypes
 
@@ -9,15 +9,15 @@ from mapisync_ctypes import IMAPISyncProgressCallback, com_pointer, com_refcount
 
 from conftest import Recorder
 
-native_only = pytest.mark.skipif(m.BACKEND != "cffi", reason="the ctypes backend enters Python for AddRef/Release")
+native_only = pytest.mark.skipif(m.BACKEND != "native", reason="the ctypes backend enters Python for AddRef/Release")
 
 
 def test_the_backend_is_named_and_forced_by_the_environment():
     import os
     forced = os.environ.get("MAPISYNC_BACKEND")
-    assert m.BACKEND in ("cffi", "ctypes")
+    assert m.BACKEND in ("native", "ctypes")
     if forced:
-        assert m.BACKEND == forced
+        assert m.BACKEND == {"cffi": "native"}.get(forced, forced)
 
 
 @native_only
@@ -37,6 +37,6 @@ def test_addref_release_and_query_interface_run_while_python_holds_the_gil(nativ
 
 @native_only
 def test_native_bytes_per_object():
-    from mapisync_ctypes import _native_backend
+    from mapisync_ctypes.com.backends import active
     pointer = ctypes.sizeof(ctypes.c_void_p)
-    assert _native_backend.object_bytes(1) == 8 + 2 * pointer + 2 * pointer  # header + one slot
+    assert active().object_bytes(1) == 8 + 2 * pointer + 2 * pointer  # header + one slot

@@ -6,6 +6,9 @@
  *
  * Built by setup.py as a plain shared library (no Python API); loaded with ctypes.
  */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#  define _POSIX_C_SOURCE 200809L  /* clock_gettime, fileno under -std=c99 */
+#endif
 #include "mapisync.h"
 #include "mapisync_done.h"
 #include <stdio.h>
@@ -17,8 +20,6 @@
 #  define EXPORT __declspec(dllexport)
 #  define isatty _isatty
 #  define fileno _fileno
-/* setuptools builds this as an extension module, and MSVC wants this export to exist. */
-EXPORT void *PyInit__refhost(void) { return NULL; }
 #else
 #  include <unistd.h>
 #  define EXPORT __attribute__((visibility("default")))

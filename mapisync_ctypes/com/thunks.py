@@ -1,4 +1,5 @@
-"""Thunks: what native code calls, turned into Python method calls.
+"""Thunks: what native code calls, turned into Python method calls (the ctypes backend's
+slots, and the compiled backend's for methods its core cannot carry).
 
 Every thunk is a ctypes callback. A raw callback that raises returns 0, which
 is S_OK, so nothing may escape one: each thunk catches every exception, maps
@@ -15,31 +16,18 @@ import logging
 from typing import Any, Callable, Dict
 
 from .declare import Method
-from .hresult import (
-    COMError, E_FAIL, E_INVALIDARG, E_NOTIMPL, E_OUTOFMEMORY, format_hresult,
-)
+from .hresult import COMError, E_FAIL, E_NOTIMPL, exception_to_hresult, format_hresult
 
 logger = logging.getLogger("mapisync_ctypes")
 
-__all__ = ["exception_to_hresult", "make_method_thunk", "make_notimpl_thunk", "source_name"]
+__all__ = ["failure", "bad_return", "make_method_thunk", "make_notimpl_thunk", "source_name"]
 
 _MIN_HR, _MAX_HR = -0x80000000, 0xFFFFFFFF
 
 
-def exception_to_hresult(exc: BaseException) -> int:
-    """The HRESULT a native caller sees for an exception raised by a COM method."""
-    if isinstance(exc, COMError):
-        return exc.hresult
-    if isinstance(exc, NotImplementedError):
-        return E_NOTIMPL
-    if isinstance(exc, MemoryError):
-        return E_OUTOFMEMORY
-    if isinstance(exc, (ValueError, TypeError)):
-        return E_INVALIDARG
-    return E_FAIL
-
-
-def _failure(exc: BaseException, obj: Any, where: str) -> int:
+def failure(exc: BaseException, obj: Any, where: str) -> int:
+    """An exception a COM method raised -> the HRESULT its native caller gets; logged with its
+    traceback (COMError at DEBUG: it is how a method picks its HRESULT; the rest at ERROR)."""
     try:
         hr = exception_to_hresult(exc)
         # A COMError is how a method chooses its HRESULT: worth a trace, not an alarm.
@@ -52,7 +40,8 @@ def _failure(exc: BaseException, obj: Any, where: str) -> int:
         return E_FAIL
 
 
-def _bad_return(value: Any, obj: Any, where: str) -> int:
+def bad_return(value: Any, obj: Any, where: str) -> int:
+    """What a COM method returned, when it is not None or a plain int in HRESULT range."""
     try:
         if isinstance(value, int) and _MIN_HR <= value <= _MAX_HR:  # an IntEnum, bool...
             return int(value)
@@ -65,7 +54,7 @@ def _bad_return(value: Any, obj: Any, where: str) -> int:
 
 def source_name(kind: str, method: Method, source: str) -> str:
     """A file name for generated code, registered so tracebacks show its lines."""
-    name = f"<{kind} {method.interface.name}::{method.name}>"
+    name = f"<{kind} {method.where}>"
     linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     return name
 
@@ -79,16 +68,16 @@ def make_method_thunk(method: Method, func: Callable[..., Any], lookup: Callable
     """
     names = [f"a{i}" for i in range(len(method.params))]
     env: Dict[str, Any] = {
-        "lookup": lookup, "func": func, "not_live": not_live, "failure": _failure,
-        "bad_return": _bad_return, "BaseException": BaseException, "int": int,
+        "lookup": lookup, "func": func, "not_live": not_live, "failure": failure,
+        "bad_return": bad_return, "BaseException": BaseException, "int": int,
         "MIN": _MIN_HR, "MAX": _MAX_HR, "NAME": method.name,
     }
     call_args = []
-    for name, conversion in zip(names, method.conversions):
-        if conversion.from_native is None:
+    for name, param in zip(names, method.params):
+        if param.boundary.from_native is None:
             call_args.append(name)
         else:
-            env[f"conv_{name}"] = conversion.from_native
+            env[f"conv_{name}"] = param.boundary.from_native
             call_args.append(f"conv_{name}({name})")
     source = f"""
 def thunk(this, {", ".join(names)}):
@@ -107,7 +96,7 @@ def thunk(this, {", ".join(names)}):
 """
     exec(compile(source, source_name("thunk", method, source), "exec"), env)
     thunk = env["thunk"]
-    thunk.__qualname__ = f"{method.interface.name}.{method.name}.thunk"
+    thunk.__qualname__ = f"{method.where}.thunk"
     return method.prototype(thunk)
 
 

@@ -10,15 +10,11 @@
  *     factory = mapisync_ctypes.sample:create
  *     python = /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0     (optional; $MAPISYNC_PYTHON wins)
  *
- * Built by setup.py as a plain shared library: no Python headers, no libpython link.
+ * Linked by setup.py into mapisync_native, with the compiled backend (core.c): a plain shared
+ * library, no Python headers, no libpython link.
  */
 #define MAPISYNC_PYTHON_BUILD_DLL 1
 #include "mapisync_python.c"
-
-#ifdef _WIN32
-/* setuptools builds this as an extension module, and MSVC wants this export to exist. */
-MAPISYNC_PYTHON_API void *PyInit_mapisync_shim(void) { return NULL; }
-#endif
 
 MAPISYNC_PYTHON_API HRESULT MapiSyncGetObject(const GUID *riid, void **ppv);
 

@@ -1,0 +1,19 @@
+"""The MAPI HRESULTs of background sync, named for messages (com.hresult.register_hresult)."""
+
+from ..com.hresult import E_FAIL, E_INVALIDARG, E_OUTOFMEMORY, register_hresult
+
+__all__ = [
+    "MAPI_E_CALL_FAILED", "MAPI_E_NOT_ENOUGH_MEMORY", "MAPI_E_INVALID_PARAMETER",
+    "MAPI_E_NO_SUPPORT", "MAPI_E_UNKNOWN_FLAGS", "MAPI_E_USER_CANCEL",
+    "MAPI_E_NETWORK_ERROR", "MAPI_W_PARTIAL_COMPLETION",
+]
+
+MAPI_E_NO_SUPPORT = register_hresult("MAPI_E_NO_SUPPORT", 0x80040102)
+MAPI_E_UNKNOWN_FLAGS = register_hresult("MAPI_E_UNKNOWN_FLAGS", 0x80040106)
+MAPI_E_USER_CANCEL = register_hresult("MAPI_E_USER_CANCEL", 0x80040113)
+MAPI_E_NETWORK_ERROR = register_hresult("MAPI_E_NETWORK_ERROR", 0x80040115)
+MAPI_W_PARTIAL_COMPLETION = register_hresult("MAPI_W_PARTIAL_COMPLETION", 0x00040680)
+# MAPI's names for three generic codes; messages keep the generic name.
+MAPI_E_CALL_FAILED = E_FAIL
+MAPI_E_NOT_ENOUGH_MEMORY = E_OUTOFMEMORY
+MAPI_E_INVALID_PARAMETER = E_INVALIDARG
