@@ -108,7 +108,8 @@ static void msc_gil_violation(const char *function)
         fflush(stderr);
     }
 }
-#define PY(fn) ((msc_gil_checking && !api.PyGILState_Check() ? msc_gil_violation(#fn) : (void)0), api.fn)
+#define MSC_GIL_CHECK(what) (msc_gil_checking && !api.PyGILState_Check() ? msc_gil_violation(what) : (void)0)
+#define PY(fn) (MSC_GIL_CHECK(#fn), api.fn)
 
 /* ---- what the Python side hands over at start-up (msc_py_init), all owned references */
 static struct {
@@ -189,8 +190,14 @@ MSC_API int msc_gil_violations(const char **first)
 MSC_API int msc_gil_check_probe(void)
 {
     int before = msc_atomic_load(&msc_gil_violation_count);
-    if (msc_gil_checking && !api.PyGILState_Check()) msc_gil_violation("msc_gil_check_probe");
+    MSC_GIL_CHECK("msc_gil_check_probe");
     return msc_atomic_load(&msc_gil_violation_count) - before;
+}
+
+MSC_API void msc_gil_reset(void)
+{
+    msc_gil_first_violation = NULL;
+    msc_atomic_add(&msc_gil_violation_count, -msc_atomic_load(&msc_gil_violation_count));
 }
 
 /* ---------------------------------------------------------------- small Python helpers (GIL held) */

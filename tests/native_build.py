@@ -18,15 +18,17 @@ from typing import Dict, Optional
 if __name__ == "__main__":  # run as a script from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mapisync_ctypes import GUID, HRESULT, MAPISIB, get_include
+from mapisync_ctypes import GUID, HRESULT, MAPISIB, _locate, get_include, shim_path
 
 HERE = Path(__file__).resolve().parent
 NATIVE_SRC = HERE / "native"
 LIB_EXT = ".dll" if sys.platform == "win32" else (".dylib" if sys.platform == "darwin" else ".so")
 
-EXAMPLES = HERE.parent / "examples"
+# What the package ships (installed, or the checkout's own folders); csrc/ only in a checkout:
+# an installed package brings its native library built, and the tests use that one.
+EXAMPLES = Path(_locate.examples_dir())
+INCLUDE = Path(get_include())
 CSRC = HERE.parent / "csrc"
-INCLUDE = HERE.parent / "include"
 
 # library name -> (sources, language)
 LIBRARIES: Dict[str, tuple] = {
@@ -63,6 +65,8 @@ def compile_library(name: str, out_dir: Path, tool: Optional[str] = None, window
     """Builds one test library; ``windows`` for a mingw cross-compiler (a .dll with no
     run-time dependencies beyond Windows itself)."""
     sources, language = LIBRARIES[name]
+    if name == "mapisync_native" and not CSRC.is_dir() and not windows:
+        return _installed_native_library(out_dir)
     tool = tool or compiler(language)
     if tool is None:
         raise RuntimeError(f"no {language} compiler found to build the native test host {name!r}")
@@ -73,6 +77,17 @@ def compile_library(name: str, out_dir: Path, tool: Optional[str] = None, window
            f"-I{CSRC}",
            *[str(source) for source in sources], "-o", str(out), *platform]
     _run_compiler(cmd, name)
+    return out
+
+
+def _installed_native_library(out_dir: Path) -> Path:
+    """Outside a checkout: a copy of the native library the installed package brings (a copy,
+    so a test may put a mapisync_shim.cfg beside it)."""
+    installed = shim_path()
+    if installed is None:
+        raise RuntimeError("the installed mapisync_ctypes has no native library, and there is no csrc/ to build one")
+    out = out_dir / f"mapisync_native{LIB_EXT}"
+    shutil.copy2(installed, out)
     return out
 
 

@@ -4,6 +4,7 @@ old name of ``native`` and still accepted)."""
 
 import logging
 import os
+import warnings
 from typing import Optional
 
 from .contract import Backend
@@ -29,6 +30,8 @@ else:
         if _choice == "native":
             raise ImportError(f"MAPISYNC_BACKEND=native, but the native backend cannot load: {exc}") from exc
         FALLBACK_REASON = str(exc)
+        # Not silent: a user without the native parts runs slower, with no shim or demo host.
+        warnings.warn(f"mapisync_ctypes runs on its ctypes backend: {exc}", RuntimeWarning, stacklevel=2)
         logger.warning("mapisync_ctypes: using the ctypes backend: %s", exc)
         from .ctypes_backend import BACKEND as _active
 

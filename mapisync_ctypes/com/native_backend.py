@@ -51,6 +51,7 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "msc_py_init": (c_int, [py_object] * 10),
     "msc_gil_violations": (c_int, [POINTER(c_char_p)]),
     "msc_gil_check_probe": (c_int, []),
+    "msc_gil_reset": (None, []),
     "msc_class_new": (POINTER(_MscClass), [c_uint32]),
     "msc_vtable_new": (_P, [c_uint32]),
     "msc_vtable_set": (None, [_P, c_uint32, _P, c_uint32]),
