@@ -28,15 +28,20 @@ RAW_CFFI = r"""
 #include <uchar.h>
 static int32_t raw_noop(void *, const uint16_t *, uint32_t, uint32_t);
 static uintptr_t raw_noop_address(void) { return (uintptr_t)&raw_noop; }
+typedef int32_t (*progress_fn)(void *, const char16_t *, uint32_t, uint32_t);
+static int32_t raw_progress(uintptr_t this_, const char16_t *text, uint32_t i, uint32_t n)
+{ return ((progress_fn)(*(void ***)this_)[3])((void *)this_, text, i, n); }
 """
 
 
 def raw_cffi_module(folder):
-    """A raw extern "Python" no-op with the Progress prototype, compiled here (API mode)."""
+    """Floors compiled here (cffi API mode): an extern "Python" no-op with the Progress
+    prototype, and a call through a vtable's Progress slot taking a str."""
     import cffi
     ffi = cffi.FFI()
     ffi.cdef('extern "Python" int32_t raw_noop(void *, const uint16_t *, uint32_t, uint32_t);'
-             "uintptr_t raw_noop_address(void);")
+             "uintptr_t raw_noop_address(void);"
+             "int32_t raw_progress(uintptr_t, const char16_t *, uint32_t, uint32_t);")
     ffi.set_source("_fastpath_raw", RAW_CFFI)
     ffi.compile(tmpdir=folder, verbose=False)
     sys.path.insert(0, folder)
@@ -81,6 +86,7 @@ def child(backend, rounds, calls, quick):
         "ours: dispatch Progress (C -> Python)": lambda: lib.bench_progress(ours, n) / n,
         "ours: AddRef+Release from C": lambda: lib.bench_addref_release(ours, n) / n,
     }
+    raw = None
     try:
         raw = raw_cffi_module(folder)
         raw_address = raw.lib.raw_noop_address()
@@ -94,12 +100,8 @@ def child(backend, rounds, calls, quick):
     text = "Syncing Inbox"
     paths["floor: ctypes by hand (encode + call)"] = python_loop(
         py_calls, lambda: by_hand(c_obj, (text + "\0").encode("utf-16-le"), 1, 2))
-    try:
-        from mapisync_ctypes import _native
-        stub = _native.lib.ms_call_IMAPISyncProgressCallback_Progress
-        paths["floor: cffi API call (the compiled stub)"] = python_loop(py_calls, lambda: stub(c_obj, text, 1, 2))
-    except ImportError:
-        pass
+    if raw is not None:
+        paths["floor: cffi API call with str"] = python_loop(py_calls, lambda: raw.lib.raw_progress(c_obj, text, 1, 2))
     paths["ours: proxy.Progress(str) (Python -> C)"] = python_loop(py_calls, lambda: proxy.Progress(text, 1, 2))
     samples = run_rounds(paths, rounds)
 
@@ -130,12 +132,8 @@ def child(backend, rounds, calls, quick):
     for _ in range(cycles):
         lib.bench_release(com_pointer(NoOp(), IMAPISyncProgressCallback))
     growth = rss_bytes() - before
-    if mapi.BACKEND == "cffi":
-        from mapisync_ctypes import _native_backend
-        per_object = _native_backend.object_bytes(1)
-    else:
-        from mapisync_ctypes import _backend
-        per_object = ctypes.sizeof(_backend._block_type(1))
+    from mapisync_ctypes.com.backends import active
+    per_object = active().object_bytes(1)
     result["memory"] = {"cycles": cycles, "rss_growth_bytes": growth, "native_bytes_per_object": per_object}
 
     # throughput: syncs of 100 Progress each, from a C host, 1 and 8 at a time
@@ -177,7 +175,7 @@ def main():
         child(args.child, args.rounds, args.calls, args.quick)
         return
     results = []
-    for backend in ("cffi", "ctypes"):
+    for backend in ("native", "ctypes"):
         env = dict(os.environ, MAPISYNC_BACKEND=backend,
                    PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
         cmd = [sys.executable, __file__, "--child", backend, "--rounds", str(args.rounds), "--calls", str(args.calls)]

@@ -69,10 +69,10 @@ typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *
     X(void, PyEval_RestoreThread, (void *)) \
     X(void, Py_IncRef, (PyObject *)) \
     X(void, Py_DecRef, (PyObject *)) \
-    X(PyObject *, PyObject_Type, (PyObject *)) \
     X(PyObject *, PyUnicode_DecodeUTF16, (const char *, Py_ssize_t, const char *, int *)) \
-    X(PyObject *, PyUnicode_AsEncodedString, (PyObject *, const char *, const char *)) \
-    X(int, PyBytes_AsStringAndSize, (PyObject *, char **, Py_ssize_t *)) \
+    X(Py_ssize_t, PyUnicode_GetLength, (PyObject *)) \
+    X(uint32_t *, PyUnicode_AsUCS4, (PyObject *, uint32_t *, Py_ssize_t, int)) \
+    X(unsigned long, PyType_GetFlags, (PyObject *)) \
     X(PyObject *, PyLong_FromLongLong, (long long)) \
     X(PyObject *, PyLong_FromUnsignedLongLong, (unsigned long long)) \
     X(long long, PyLong_AsLongLong, (PyObject *)) \
@@ -114,12 +114,12 @@ static void msc_gil_violation(const char *function)
 /* ---- what the Python side hands over at start-up (msc_py_init), all owned references */
 static struct {
     PyObject *none, *int_type, *str_type, *type_error;
+    size_t type_offset;      /* offsetof(PyObject, ob_type): the stable ABI's layout, checked by Python */
     PyObject *failure;       /* failure(exc, obj, name) -> HRESULT: logs, maps the exception */
     PyObject *bad_return;    /* bad_return(value, obj, name) -> HRESULT */
     PyObject *not_live;      /* not_live(object address, name or None for Release) -> HRESULT */
     PyObject *last_release;  /* last_release(object address): the count reached zero */
     PyObject *name_qi, *name_addref;
-    const char *codec;       /* "utf-16-le" or "utf-16-be": this machine's WCHAR order */
     int utf16_order;         /* -1 little-endian, 1 big-endian, for PyUnicode_DecodeUTF16 */
 } py;
 
@@ -155,15 +155,16 @@ static void msc_keep(PyObject **slot, PyObject *value)
     *slot = value;
 }
 
-/* With the GIL (PyDLL): the objects the trampolines report through. Returns 1. */
+/* With the GIL (PyDLL): the objects the trampolines report through, and where an object
+ * keeps its type (the Python side checked it on live objects). Returns 1. */
 MSC_API int msc_py_init(PyObject *none, PyObject *int_type, PyObject *str_type, PyObject *type_error,
                         PyObject *failure, PyObject *bad_return, PyObject *not_live, PyObject *last_release,
-                        PyObject *name_qi, PyObject *name_addref)
+                        PyObject *name_qi, PyObject *name_addref, size_t type_offset)
 {
     union { uint16_t u; uint8_t b[2]; } probe;
     probe.u = 1;
     py.utf16_order = probe.b[0] ? -1 : 1;
-    py.codec = probe.b[0] ? "utf-16-le" : "utf-16-be";
+    py.type_offset = type_offset;
     msc_keep(&py.none, none);
     msc_keep(&py.int_type, int_type);
     msc_keep(&py.str_type, str_type);
@@ -201,12 +202,17 @@ MSC_API void msc_gil_reset(void)
 }
 
 /* ---------------------------------------------------------------- small Python helpers (GIL held) */
-static int msc_is(PyObject *o, PyObject *type)
+/* An object's type, read where the stable ABI keeps it (never on free-threaded builds,
+ * which the Python side refuses). */
+static PyObject *msc_type(PyObject *o) { return *(PyObject **)((char *)o + py.type_offset); }
+
+static int msc_is(PyObject *o, PyObject *type) { return msc_type(o) == type; }
+
+#define MSC_TPFLAGS_UNICODE_SUBCLASS (1UL << 28)
+static int msc_is_str(PyObject *o)
 {
-    PyObject *t = PY(PyObject_Type)(o);
-    int same = t == type;
-    PY(Py_DecRef)(t);
-    return same;
+    PyObject *t = msc_type(o);
+    return t == py.str_type || (PY(PyType_GetFlags)(t) & MSC_TPFLAGS_UNICODE_SUBCLASS) != 0;
 }
 
 static size_t msc_u16len(const uint16_t *s) { size_t n = 0; while (s[n]) n++; return n; }
@@ -657,24 +663,41 @@ static void msc_caller_free(PyObject *capsule)
     }
 }
 
-/* Text -> a NUL-terminated UTF-16 copy in *buffer (bytes objects end in one NUL byte; UTF-16
- * needs two). 0 with an exception set on failure. */
-static int msc_encode(PyObject *text, char **buffer)
+/* Text -> NUL-terminated UTF-16 (lone surrogates kept), in `small` when it fits, else in
+ * *heap (freed by the caller). Returns the buffer, or NULL with an exception set. */
+#define MSC_SMALL_TEXT 128
+static uint16_t *msc_encode(PyObject *text, uint16_t *small, uint16_t **heap)
 {
-    PyObject *bytes = PY(PyUnicode_AsEncodedString)(text, py.codec, "surrogatepass");  /* str and subclasses */
-    char *data;
-    Py_ssize_t size;
-    if (!bytes) return 0;
-    if (PY(PyBytes_AsStringAndSize)(bytes, &data, &size) < 0) { PY(Py_DecRef)(bytes); return 0; }
-    *buffer = (char *)malloc((size_t)size + 2);
-    if (*buffer) {
-        memcpy(*buffer, data, (size_t)size);
-        (*buffer)[size] = (*buffer)[size + 1] = 0;
-    } else {
-        PY(PyErr_SetString)(py.type_error, "out of memory while encoding text");
+    uint32_t scratch[MSC_SMALL_TEXT], *ucs4 = scratch;
+    uint16_t *out = small;
+    Py_ssize_t n = PY(PyUnicode_GetLength)(text), i, o = 0;
+    if (n < 0) return NULL;
+    if (n >= MSC_SMALL_TEXT) {  /* each code point takes at most two UTF-16 units */
+        ucs4 = (uint32_t *)malloc((size_t)n * sizeof *ucs4);
+        out = *heap = (uint16_t *)malloc(((size_t)n * 2 + 1) * sizeof *out);
+        if (!ucs4 || !out) {
+            if (ucs4 != scratch) free(ucs4);
+            PY(PyErr_SetString)(py.type_error, "out of memory while encoding text");
+            return NULL;
+        }
     }
-    PY(Py_DecRef)(bytes);
-    return *buffer != NULL;
+    if (n && !PY(PyUnicode_AsUCS4)(text, ucs4, n, 0)) {
+        if (ucs4 != scratch) free(ucs4);
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t c = ucs4[i];
+        if (c >= 0x10000) {
+            c -= 0x10000;
+            out[o++] = (uint16_t)(0xD800 | (c >> 10));
+            out[o++] = (uint16_t)(0xDC00 | (c & 0x3FF));
+        } else {
+            out[o++] = (uint16_t)c;
+        }
+    }
+    out[o] = 0;
+    if (ucs4 != scratch) free(ucs4);
+    return out;
 }
 
 /* coerce(i, value): the Python side's conversion of what the fast path refuses. */
@@ -687,9 +710,10 @@ static PyObject *msc_coerce(const msc_caller *c, uint32_t i, PyObject *value)
     return plain;
 }
 
-/* One argument -> its word(s). Text is encoded into *text (freed by the caller). 0 with an
- * exception set on failure. */
-static int msc_to_native(const msc_caller *c, uint32_t i, PyObject *value, uintptr_t *w, char **text)
+/* One argument -> its word(s). Text is encoded into `small`, or into *heap (freed by the
+ * caller). 0 with an exception set on failure. */
+static int msc_to_native(const msc_caller *c, uint32_t i, PyObject *value, uintptr_t *w, uint16_t *small,
+                         uint16_t **heap)
 {
     uint8_t kind = c->kinds[i];
     int size = kind & 0x0F, wide = (kind & MSC_K_INT) && size == 8 && sizeof(void *) == 4, ok = 0;
@@ -697,10 +721,12 @@ static int msc_to_native(const msc_caller *c, uint32_t i, PyObject *value, uintp
     PyObject *plain;
     w[0] = 0;
     if (value == py.none && !(kind & MSC_K_INT)) return 1;  /* NULL text, handle or pointer */
-    if (kind == MSC_K_TEXT) {
-        if (msc_encode(value, text)) { w[0] = (uintptr_t)*text; return 1; }
-        PY(PyErr_Clear)();
-    } else if ((kind & MSC_K_INT) && msc_is(value, py.int_type)) {  /* a plain int within range */
+    if (kind == MSC_K_TEXT && msc_is_str(value)) {
+        uint16_t *text = msc_encode(value, small, heap);
+        w[0] = (uintptr_t)text;
+        return text != NULL;
+    }
+    if ((kind & MSC_K_INT) && msc_is(value, py.int_type)) {  /* a plain int within range */
         if (kind & MSC_K_SIGNED) {
             long long v = PY(PyLong_AsLongLong)(value);
             long long lo = size == 8 ? -0x7FFFFFFFFFFFFFFFLL - 1 : -(1LL << (8 * size - 1));
@@ -712,12 +738,17 @@ static int msc_to_native(const msc_caller *c, uint32_t i, PyObject *value, uintp
             ok = !PY(PyErr_Occurred)() && (size == 8 || bits < (1ULL << (8 * size)));
         }
         if (!ok) PY(PyErr_Clear)();
+    } else if ((kind == MSC_K_HANDLE || kind == MSC_K_VOIDP) && msc_is(value, py.int_type)) {
+        bits = PY(PyLong_AsUnsignedLongLong)(value);  /* negative handles go to coerce: it masks them */
+        ok = !PY(PyErr_Occurred)();
+        if (!ok) PY(PyErr_Clear)();
     }
     if (!ok) {  /* anything else: the Python side converts (ctypes instances, proxies) or explains */
         if (!(plain = msc_coerce(c, i, value))) return 0;
         if (kind == MSC_K_TEXT) {
-            ok = plain == py.none || msc_encode(plain, text);
-            w[0] = (uintptr_t)*text;
+            uint16_t *text = plain == py.none ? NULL : msc_encode(plain, small, heap);
+            ok = plain == py.none || text != NULL;
+            w[0] = (uintptr_t)text;
         } else if (plain != py.none) {
             bits = PY(PyLong_AsUnsignedLongLong)(plain);  /* coerce returns the bits, unsigned */
             ok = !PY(PyErr_Occurred)();
@@ -765,7 +796,7 @@ static PyObject *msc_caller_call(PyObject *self, PyObject *const *args, Py_ssize
 {
     const msc_caller *c = (const msc_caller *)PY(PyCapsule_GetPointer)(self, msc_caller_capsule);
     uintptr_t w[MSC_MAX_WORDS];
-    char *texts[MSC_MAX_WORDS];
+    uint16_t small[MSC_MAX_WORDS][2 * MSC_SMALL_TEXT + 1], *heap[MSC_MAX_WORDS];
     void *this_, *ts;
     uint32_t i;
     int words = 0, ok = 1;
@@ -781,9 +812,9 @@ static PyObject *msc_caller_call(PyObject *self, PyObject *const *args, Py_ssize
         PY(PyErr_SetString)(py.type_error, "mapisync_ctypes caller: NULL interface pointer");
         return NULL;
     }
-    memset(texts, 0, sizeof texts);
+    memset(heap, 0, sizeof heap);
     for (i = 0; i < c->nparams && ok; i++) {
-        ok = msc_to_native(c, i, args[i + 1], w + words, &texts[i]);
+        ok = msc_to_native(c, i, args[i + 1], w + words, small[i], &heap[i]);
         words += msc_words_of(c->kinds[i]);
     }
     if (ok) {
@@ -794,7 +825,7 @@ static PyObject *msc_caller_call(PyObject *self, PyObject *const *args, Py_ssize
         hr = msc_invoke(fn, this_, w, words);
         api.PyEval_RestoreThread(ts);
     }
-    for (i = 0; i < c->nparams; i++) free(texts[i]);
+    for (i = 0; i < c->nparams; i++) free(heap[i]);
     if (!ok) return NULL;
     if (c->restype & MSC_K_SIGNED) return PY(PyLong_FromLongLong)((long long)hr);
     return PY(PyLong_FromUnsignedLongLong)((unsigned long long)(uint32_t)hr);

@@ -87,7 +87,7 @@ def _installed_native_library(out_dir: Path) -> Path:
     if installed is None:
         raise RuntimeError("the installed mapisync_ctypes has no native library, and there is no csrc/ to build one")
     out = out_dir / f"mapisync_native{LIB_EXT}"
-    shutil.copy2(installed, out)
+    shutil.copyfile(installed, out)  # not copy2: Wine lacks CopyFile2, which 3.12+ uses on Windows
     return out
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import mapisync_ctypes as m
 from mapisync_ctypes import COMError, IMAPISync, MAPISIB, SyncCancelled, SyncProvider, com_pointer, com_refcount, wrap
-from mapisync_ctypes import donehandle
+from mapisync_ctypes import _locate, donehandle
 
 import native_build
 
@@ -183,7 +183,7 @@ def test_the_example_python_provider_from_c(native):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "examples" / "python_provider.py"
+    path = Path(_locate.examples_dir()) / "python_provider.py"
     spec = importlib.util.spec_from_file_location("example_python_provider", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

@@ -31,7 +31,7 @@ else:
             raise ImportError(f"MAPISYNC_BACKEND=native, but the native backend cannot load: {exc}") from exc
         FALLBACK_REASON = str(exc)
         # Not silent: a user without the native parts runs slower, with no shim or demo host.
-        warnings.warn(f"mapisync_ctypes runs on its ctypes backend: {exc}", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"mapisync_ctypes runs on its ctypes backend: {exc}", RuntimeWarning, stacklevel=1)
         logger.warning("mapisync_ctypes: using the ctypes backend: %s", exc)
         from .ctypes_backend import BACKEND as _active
 

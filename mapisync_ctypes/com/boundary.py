@@ -11,7 +11,9 @@ compiled backend's trampolines, and the proxies of both backends all read it:
   gets, for the pointer types that need a ctypes object (None: as is);
 - ``prepare``: a proxy argument -> a ctypes object, for pointer types (it may create the
   object, so the proxy method holds it until the call returns);
-- ``coerce``: a proxy argument -> a plain int, str or None, or a clear TypeError/ValueError.
+- ``coerce``: a proxy argument -> a plain int, str or None, or a clear TypeError/ValueError;
+- ``inline``: for the ctypes backend's generated proxy methods, an expression that takes the
+  common case (``{v}`` the argument) without a call, and calls ``{conv}`` for the rest.
 
 What methods receive: ``const WCHAR *`` as str (None for NULL, lone surrogates kept);
 HANDLE as int (NULL is 0); integers as int; ``void *`` as int or None; REFIID as GUID or
@@ -44,6 +46,7 @@ class Boundary(NamedTuple):
     adapt: Optional[Callable[[Any], Any]]
     prepare: Optional[Callable[[Any], Any]]
     coerce: Callable[[Any], Any]
+    inline: str = "{conv}({v})"
 
 
 def words(ctype: Any) -> int:
@@ -183,13 +186,20 @@ def _null_to_none(pointer: Any) -> Any:
 
 # ---- the table ---------------------------------------------------------------------------
 
+_PLAIN_ADDRESS = f"{{v}}.__class__ is int and 0 <= {{v}} <= {_POINTER_MASK}"
+
 _SPECIAL: Dict[Any, Boundary] = {
     # On Windows wchar_t is UTF-16, so ctypes converts text both ways itself.
     LPCWSTR: Boundary(K_TEXT, c_wchar_p if IS_WINDOWS else c_void_p,
-                      None if IS_WINDOWS else _text_from_native_ctypes, None, None, _coerce_text),
+                      None if IS_WINDOWS else _text_from_native_ctypes, None, None, _coerce_text,
+                      "({v} if {v}.__class__ is str or {v} is None else {conv}({v}))" if IS_WINDOWS else
+                      f"(({{v}} + '\\0').encode({_text.CODEC!r}, 'surrogatepass') if {{v}}.__class__ is str "
+                      "else {conv}({v}))"),
     # c_size_t hands a callback a plain int, NULL included, at no cost.
-    HANDLE: Boundary(K_HANDLE, c_size_t, None, None, None, _coerce_handle),
-    c_void_p: Boundary(K_VOIDP, c_void_p, None, None, None, _coerce_address),
+    HANDLE: Boundary(K_HANDLE, c_size_t, None, None, None, _coerce_handle,
+                     f"({{v}} if {_PLAIN_ADDRESS} else {{conv}}({{v}}))"),
+    c_void_p: Boundary(K_VOIDP, c_void_p, None, None, None, _coerce_address,
+                       f"({{v}} if {{v}} is None or {_PLAIN_ADDRESS} else {{conv}}({{v}}))"),
     REFIID: Boundary(K_PTR, REFIID, _iid_from_native, _iid_adapt, _prepare_iid, _coerce_address),
 }
 
@@ -209,8 +219,11 @@ def boundary(ctype: Any) -> Boundary:
     elif isinstance(ctype, type) and issubclass(ctype, ctypes._SimpleCData) and ctype._type_ in "bBhHiIlLqQ?":
         size, signed = ctypes.sizeof(ctype), ctype._type_ in "bhilq"
         name = _INT_NAMES.get((size, signed), f"{'signed' if signed else 'unsigned'} integer")
+        low = -(1 << (8 * size - 1)) if signed else 0
         found = Boundary(K_INT | size | (K_SIGNED if signed else 0), ctype, None, None, None,
-                         _int_coercer(size, signed, name))
+                         _int_coercer(size, signed, name),
+                         f"({{v}} if {{v}}.__class__ is int and {low} <= {{v}} <= {(1 << (8 * size)) - 1} "
+                         "else {conv}({v}))")
     elif isinstance(ctype, type) and issubclass(ctype, ctypes._SimpleCData):
         found = Boundary(None, ctype, None, None, None, lambda value: value)  # floats...: ctypes only
     else:

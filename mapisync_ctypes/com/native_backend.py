@@ -48,7 +48,7 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "msc_api_count": (c_int, []),
     "msc_api_name": (c_char_p, [c_int]),
     "msc_bind": (c_int, [POINTER(c_void_p), c_int, c_int]),
-    "msc_py_init": (c_int, [py_object] * 10),
+    "msc_py_init": (c_int, [py_object] * 10 + [c_size_t]),
     "msc_gil_violations": (c_int, [POINTER(c_char_p)]),
     "msc_gil_check_probe": (c_int, []),
     "msc_gil_reset": (None, []),
@@ -264,8 +264,17 @@ class NativeBackend(Backend):
             debugstate.park(lambda interface: dead_vtable(interface, stubs))
 
 
+def _type_offset() -> int:
+    """Where an object keeps its type: the stable ABI's PyObject layout, checked on live objects."""
+    offset = ctypes.sizeof(ctypes.c_ssize_t)
+    for sample in (None, 1, "text", TypeError, object()):
+        if c_void_p.from_address(id(sample) + offset).value != id(type(sample)):
+            raise ImportError("this Python's object layout is not the stable ABI's")
+    return offset
+
+
 _bind()
 BACKEND = NativeBackend()
 lib.msc_py_init(None, int, str, TypeError, thunks.failure, thunks.bad_return, _not_live, _last_release,
-                "QueryInterface", "AddRef")
+                "QueryInterface", "AddRef", _type_offset())
 lifecycle.on_shutdown(lifecycle.PARK, BACKEND.park)

@@ -147,7 +147,7 @@ def _make_method(method: Method) -> Callable[..., Any]:
     caller = _backend.caller(method)
     env: Dict[str, Any] = {"COMError": COMError, "SLOT": method.index, "caller": caller, "WHERE": method.where}
     call_args = ["this"]
-    for name, prepare, convert in zip(names, method.preparers(), method.ctypes_converters()):
+    for name, param, prepare, convert in zip(names, method.params, method.preparers(), method.ctypes_converters()):
         if caller is not None and prepare is not None:
             env[f"prepare_{name}"] = prepare
             call_args.append(f"prepare_{name}({name})")  # a ctypes object this frame keeps alive
@@ -155,7 +155,8 @@ def _make_method(method: Method) -> Callable[..., Any]:
             call_args.append(name)  # the compiled caller converts, and explains what it refuses
         else:
             env[f"conv_{name}"] = convert
-            call_args.append(f"conv_{name}({name})")
+            inline = param.boundary.inline if prepare is None else "{conv}({v})"
+            call_args.append(inline.format(v=name, conv=f"conv_{name}"))
     check = "    if hr < 0:\n        raise COMError(hr, WHERE)\n" if method.restype is HRESULT else ""
     target = "caller" if caller is not None else "self._fns[SLOT]"
     source = (f"def {method.name}(self, {', '.join(names)}):\n"

@@ -13,7 +13,7 @@ import cffi
 _ffi = cffi.FFI()
 _char16_p = _ffi.typeof("char16_t *")
 _string, _cast = _ffi.string, _ffi.cast
-_CODEC = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"  # native order
+CODEC = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"  # native order
 
 
 def decode(address: Optional[int]) -> Optional[str]:
@@ -27,4 +27,4 @@ def decode(address: Optional[int]) -> Optional[str]:
 
 def encode(text: str) -> bytes:
     """str -> NUL-terminated UTF-16 bytes in native order (lone surrogates pass through)."""
-    return (text + "\0").encode(_CODEC, "surrogatepass")
+    return (text + "\0").encode(CODEC, "surrogatepass")

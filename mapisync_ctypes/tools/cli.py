@@ -5,19 +5,24 @@ import ctypes
 import json
 import sys
 import threading
+import warnings
 from typing import List, NoReturn, Optional, Sequence, TextIO
 
-from .. import __version__, _locate
-from ..com import backends, types as abi
-from ..com.comobject import com_pointer
-from ..com.hresult import COMError, format_hresult
-from ..com.proxy import wrap
-from ..sync import donehandle
-from ..sync.factory import load_factory
-from ..sync.flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags
-from ..sync.host import SyncEvent, run_sync
-from ..sync.interfaces import INTERFACES, IMAPISync, IUnknown
-from ..sync.types import MAPISIB
+# `mapisync info` says which backend runs and why; the import-time warning would only add
+# lines to every command's output.
+warnings.filterwarnings("ignore", message="mapisync_ctypes runs on its ctypes backend", category=RuntimeWarning)
+
+from .. import __version__, _locate  # noqa: E402
+from ..com import backends, types as abi  # noqa: E402
+from ..com.comobject import com_pointer  # noqa: E402
+from ..com.hresult import COMError, format_hresult  # noqa: E402
+from ..com.proxy import wrap  # noqa: E402
+from ..sync import donehandle  # noqa: E402
+from ..sync.factory import load_factory  # noqa: E402
+from ..sync.flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags  # noqa: E402
+from ..sync.host import SyncEvent, run_sync  # noqa: E402
+from ..sync.interfaces import INTERFACES, IMAPISync, IUnknown  # noqa: E402
+from ..sync.types import MAPISIB  # noqa: E402
 
 __all__ = ["main", "build_parser", "parse_flags", "LiveDisplay", "UsageError"]
 
