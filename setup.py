@@ -3,7 +3,7 @@
 Two plain shared libraries (no Python headers, no libpython link, so one build serves every
 CPython 3.9+ and the wheel is tagged py3-none-<platform>):
 
-- mapisync_native: the compiled backend (csrc/core.c), the provider shim (csrc/shim.c) and
+- mapisync_native: the compiled backend (csrc/core.h and its parts), the provider shim (csrc/shim.c) and
   the embedding C API (include/mapisync_python.c);
 - mapisync_refhost: the C reference host behind ``mapisync demo`` (csrc/refhost.c).
 
@@ -113,9 +113,11 @@ class bdist_wheel_plain(bdist_wheel):
         return "py3", "none", plat
 
 
+#: the native library's C files: the compiled backend (csrc/core.h), then the provider shim
+NATIVE_PARTS = ["pyapi", "objects", "dispatch", "callers", "shim"]
 system_libs = ["dl", "pthread"] if sys.platform.startswith("linux") else []
 libraries = [
-    PlainLibrary("mapisync_ctypes.mapisync_native", ["csrc/core.c", "csrc/shim.c"], system_libs),
+    PlainLibrary("mapisync_ctypes.mapisync_native", [f"csrc/{part}.c" for part in NATIVE_PARTS], system_libs),
     PlainLibrary("mapisync_ctypes.mapisync_refhost", ["csrc/refhost.c"], system_libs),
 ]
 

@@ -10,7 +10,7 @@
  *     factory = mapisync_ctypes.sample:create
  *     python = /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0     (optional; $MAPISYNC_PYTHON wins)
  *
- * Linked by setup.py into mapisync_native, with the compiled backend (core.c): a plain shared
+ * Linked by setup.py into mapisync_native, with the compiled backend (core.h): a plain shared
  * library, no Python headers, no libpython link.
  */
 #define MAPISYNC_PYTHON_BUILD_DLL 1

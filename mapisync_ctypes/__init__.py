@@ -16,10 +16,9 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from . import _locate
+from ._version import __version__
 from .com import hresult as _hresult
 from .sync import flags as _flags, hresults as _mapi_hresults  # names every HRESULT in messages
-
-__version__ = "0.1.0"
 
 logging.getLogger("mapisync_ctypes").addHandler(logging.NullHandler())
 

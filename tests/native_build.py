@@ -39,7 +39,7 @@ LIBRARIES: Dict[str, tuple] = {
     "providers": ([NATIVE_SRC / "providers.c"], "c"),
     "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
     # the same native library setup.py builds: backend core, provider shim, embedding C API
-    "mapisync_native": ([CSRC / "core.c", CSRC / "shim.c"], "c"),
+    "mapisync_native": ([CSRC / f"{part}.c" for part in ("pyapi", "objects", "dispatch", "callers", "shim")], "c"),
 }
 
 # program name -> sources (C); they bind to Python at run time, if at all

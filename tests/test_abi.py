@@ -13,7 +13,7 @@ import mapisync_ctypes as m
 from mapisync_ctypes import IMAPISyncProgressCallback, com_pointer, wrap
 from mapisync_ctypes.interfaces import INTERFACES
 
-from conftest import Recorder
+from support import Recorder
 
 WIN32 = sys.platform == "win32" and ctypes.sizeof(ctypes.c_void_p) == 4
 

@@ -11,7 +11,7 @@ from mapisync_ctypes import (
     COMError, COMObject, IMAPISync, IMAPISyncProgressCallback, MAPISIB, com_pointer, com_refcount,
 )
 
-from conftest import PySync, Recorder, utf16
+from support import PySync, Recorder, utf16
 
 
 @pytest.fixture

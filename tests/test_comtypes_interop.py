@@ -16,7 +16,7 @@ import mapisync_ctypes as m  # noqa: E402
 from mapisync_ctypes.comtypes_bridge import comtypes_interface  # noqa: E402
 from mapisync_ctypes import IMAPISyncProgressCallback, IUnknown, com_pointer, com_refcount, wrap  # noqa: E402
 
-from conftest import Recorder  # noqa: E402
+from support import Recorder  # noqa: E402
 
 
 # comtypes' declaration, made from ours

@@ -9,7 +9,7 @@ import pytest
 import mapisync_ctypes as m
 from mapisync_ctypes import IMAPISyncProgressCallback, com_pointer, debug
 
-from conftest import Recorder
+from support import Recorder
 
 
 class Tracked(Recorder):

@@ -173,3 +173,40 @@ def test_library_never_prints(capsys, caplog):
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     assert "boom" in caplog.text
+
+
+def test_a_bad_interface_list_fails_at_class_definition():
+    with pytest.raises(TypeError, match="not an Interface"):
+        class Wrong(COMObject):
+            _com_interfaces_ = ["IMAPISyncProgressCallback"]
+    with pytest.raises(TypeError, match="lists no interface"):
+        class Empty(COMObject):
+            _com_interfaces_ = []
+
+
+def test_a_near_miss_method_name_warns_at_class_definition():
+    with pytest.warns(UserWarning, match=r"Typo\.Progess is not a method of IMAPISyncProgressCallback; "
+                                         r"did you mean Progress\?"):
+        class Typo(COMObject):
+            _com_interfaces_ = [m.IMAPISyncProgressCallback]
+
+            def Progess(self, text, ulIndex, ulIndexMax):
+                pass
+    with pytest.warns(UserWarning, match="did you mean Done"):
+        class Lower(COMObject):
+            _com_interfaces_ = [m.IMAPISyncProgressCallback]
+
+            def done(self, handle, hr):
+                pass
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+
+        class Fine(COMObject):  # helpers with other names are fine
+            _com_interfaces_ = [m.IMAPISyncProgressCallback]
+
+            def Progress(self, text, ulIndex, ulIndexMax):
+                return self.record(text)
+
+            def record(self, text):
+                pass

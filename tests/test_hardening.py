@@ -13,7 +13,7 @@ from mapisync_ctypes import (
     com_refcount, donehandle, wrap,
 )
 
-from conftest import Recorder
+from support import Recorder
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

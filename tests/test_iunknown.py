@@ -11,7 +11,7 @@ from mapisync_ctypes import (
     COMError, COMObject, com_pointer, com_refcount,
 )
 
-from conftest import PySync, Recorder
+from support import PySync, Recorder
 
 
 class Both(COMObject):

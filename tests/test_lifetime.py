@@ -6,7 +6,7 @@ import weakref
 import mapisync_ctypes as m
 from mapisync_ctypes import IMAPISyncProgressCallback, com_pointer
 
-from conftest import Recorder, utf16
+from support import Recorder, utf16
 
 
 def test_native_reference_keeps_an_unreferenced_object_alive(native):

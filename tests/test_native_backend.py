@@ -7,7 +7,7 @@ import pytest
 import mapisync_ctypes as m
 from mapisync_ctypes import IMAPISyncProgressCallback, com_pointer, com_refcount
 
-from conftest import Recorder
+from support import Recorder
 
 native_only = pytest.mark.skipif(m.BACKEND != "native", reason="the ctypes backend enters Python for AddRef/Release")
 

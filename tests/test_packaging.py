@@ -11,7 +11,7 @@ import pytest
 import mapisync_ctypes as m
 from mapisync_ctypes import _locate
 
-LIGHT = {"mapisync_ctypes", "mapisync_ctypes._locate", "mapisync_ctypes.com", "mapisync_ctypes.com.hresult",
+LIGHT = {"mapisync_ctypes", "mapisync_ctypes._locate", "mapisync_ctypes._version", "mapisync_ctypes.com", "mapisync_ctypes.com.hresult",
          "mapisync_ctypes.sync", "mapisync_ctypes.sync.flags", "mapisync_ctypes.sync.hresults",
          "mapisync_ctypes.tools", "mapisync_ctypes.tools.pytest_plugin"}
 

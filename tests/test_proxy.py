@@ -11,7 +11,7 @@ from mapisync_ctypes import (
     COMError, IMAPISync, IMAPISyncProgressCallback, IUnknown, MAPISIB, com_pointer, wrap,
 )
 
-from conftest import Recorder, read_utf16
+from support import Recorder, read_utf16
 
 EV_PROGRESS, EV_ERROR, EV_DONE = 1, 2, 3
 

@@ -14,7 +14,7 @@ import mapisync_ctypes as m
 from mapisync_ctypes import IMAPISync, IMAPISyncProgressCallback, SyncProvider, com_pointer, com_refcount
 
 import native_build
-from conftest import Recorder
+from support import Recorder
 
 FULL = os.environ.get("MAPISYNC_FULL_STRESS") == "1"
 

@@ -1,9 +1,9 @@
 /*
  * A C program that gets a Python provider through the embedding C API and syncs it.
  *
- *   inc=$(python -c 'import mapisync_ctypes; print(mapisync_ctypes.get_include())')
- *   cc -I"$inc" examples/embedding/embed_sync.c "$inc/mapisync_python.c" -pthread -ldl -o embed_sync
- *   MAPISYNC_PYTHON=/path/to/libpython3.X.so.1.0 ./embed_sync mapisync_ctypes.sample:create
+ *   inc=$(mapisync info --include) examples=$(mapisync info --examples)
+ *   cc -I"$inc" "$examples/embedding/embed_sync.c" "$inc/mapisync_python.c" -pthread -ldl -o embed_sync
+ *   MAPISYNC_PYTHON=$(mapisync info --python-library) ./embed_sync mapisync_ctypes.sample:create
  */
 #include "mapisync_python.h"
 #include "print_sync.h"

@@ -2,9 +2,8 @@
  * A native host that knows nothing of Python: it loads a provider library and calls its
  * MapiSyncGetObject, here the mapisync_ctypes shim, which serves a Python provider.
  *
- *   cc -I"$(python -c 'import mapisync_ctypes; print(mapisync_ctypes.get_include())')" \
- *      examples/embedding/shim_sync.c -ldl -o shim_sync
- *   MAPISYNC_FACTORY=mapisync_ctypes.sample:create ./shim_sync "$(python -c 'import mapisync_ctypes; print(mapisync_ctypes.shim_path())')"
+ *   cc -I"$(mapisync info --include)" "$(mapisync info --examples)/embedding/shim_sync.c" -ldl -o shim_sync
+ *   MAPISYNC_FACTORY=mapisync_ctypes.sample:create ./shim_sync "$(mapisync info --shim)"
  */
 #include "print_sync.h"
 #ifndef _WIN32

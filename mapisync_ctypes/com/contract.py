@@ -5,7 +5,7 @@ native block (once per object): ``itf[i] = {lpVtbl, object}`` for interface ``i`
 class's ``_com_interfaces_``, ``itf[0]`` being the IUnknown identity. It counts COM
 references, keeps an object alive while its count is above zero, and parks everything when
 Python goes away. What differs is where that work happens: in Python (ctypes_backend.py)
-or in the compiled core (native_backend.py, csrc/core.c).
+or in the compiled core (native_backend.py, csrc/core.h).
 """
 
 import ctypes

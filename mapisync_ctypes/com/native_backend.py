@@ -1,4 +1,4 @@
-"""The native backend: the compiled core (csrc/core.c) serves Python COM objects.
+"""The native backend: the compiled core (csrc/core.h and its parts) serves Python COM objects.
 
 Object blocks, vtables, atomic reference counts and QueryInterface live in C, so AddRef,
 Release and QueryInterface never take the GIL; Python is entered only when a count reaches

@@ -12,7 +12,8 @@ from typing import List, NoReturn, Optional, Sequence, TextIO
 # lines to every command's output.
 warnings.filterwarnings("ignore", message="mapisync_ctypes runs on its ctypes backend", category=RuntimeWarning)
 
-from .. import __version__, _locate  # noqa: E402
+from .. import _locate  # noqa: E402
+from .._version import __version__  # noqa: E402
 from ..com import backends, types as abi  # noqa: E402
 from ..com.comobject import com_pointer  # noqa: E402
 from ..com.hresult import COMError, format_hresult  # noqa: E402
@@ -170,7 +171,36 @@ def cmd_drive(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def python_library() -> Optional[str]:
+    """This interpreter's shared library, for MAPISYNC_PYTHON (None if it has none)."""
+    import os
+    import sysconfig
+
+    if sys.platform == "win32":
+        path = os.path.join(os.path.dirname(sys.executable), f"python{sys.version_info[0]}{sys.version_info[1]}.dll")
+    else:
+        path = os.path.join(sysconfig.get_config_var("LIBDIR") or "", sysconfig.get_config_var("INSTSONAME") or "")
+    return path if os.path.isfile(path) else None
+
+
+_PATHS = {
+    "include": ("the header folder", _locate.include_dir),
+    "shim": ("the native library (provider shim, embedding API)", _locate.native_library),
+    "refhost": ("the reference host", _locate.refhost_library),
+    "examples": ("the examples folder", _locate.examples_dir),
+    "python_library": ("this Python's shared library", python_library),
+}
+
+
 def cmd_info(args: argparse.Namespace) -> int:
+    for key, (what, find) in _PATHS.items():
+        if getattr(args, key):
+            path = find()
+            if not path:
+                print(f"mapisync: {what} is not there (not built, or this Python has none)", file=sys.stderr)
+                return 1
+            print(path)
+            return 0
     pointer = ctypes.sizeof(ctypes.c_void_p)
     convention = ("__stdcall (WINFUNCTYPE)" if abi.IS_WINDOWS and pointer == 4
                   else "the x64 convention (WINFUNCTYPE = CFUNCTYPE)" if abi.IS_WINDOWS else "cdecl (CFUNCTYPE)")
@@ -210,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--cancel-after", type=_positive, metavar="N",
                          help="answer MAPI_E_USER_CANCEL from the N-th Progress on")
     demo.add_argument("--step", type=float, default=0.25, help=argparse.SUPPRESS)
-    commands.add_parser("info", help="ABI facts: pointer size, convention, layouts, header folder")
+    info = commands.add_parser("info", help="ABI facts: pointer size, convention, layouts, where files are")
+    paths = info.add_mutually_exclusive_group()
+    for key, (what, _) in _PATHS.items():
+        paths.add_argument(f"--{key.replace('_', '-')}", action="store_true", help=f"print only {what}")
     return parser
 
 
