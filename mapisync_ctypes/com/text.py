@@ -25,6 +25,13 @@ def decode(address: Optional[int]) -> Optional[str]:
     return _string(_cast(_char16_p, address))
 
 
+def replace_lone_surrogates(text: Optional[str]) -> Optional[str]:
+    """Clean text for reports and logs: a lone surrogate becomes U+FFFD (None stays None)."""
+    if text is None:
+        return None
+    return text.encode(CODEC, "surrogatepass").decode(CODEC, "replace")
+
+
 def encode(text: str) -> bytes:
     """str -> NUL-terminated UTF-16 bytes in native order (lone surrogates pass through)."""
     return (text + "\0").encode(CODEC, "surrogatepass")

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from ..com.comobject import COMObject, com_pointer, com_refcount
 from ..com.hresult import S_OK, COMError, format_hresult
 from ..com.proxy import Proxy, wrap
+from ..com.text import replace_lone_surrogates
 from ..com.types import HANDLE
 from .donehandle import close_done, wait_done
 from .factory import load_factory
@@ -92,13 +93,6 @@ class SyncResult:
         }
 
 
-def _clean(text: Optional[str]) -> Optional[str]:
-    """Lone surrogates from the provider become U+FFFD, never an exception later."""
-    if text is None:
-        return None
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
 class _HostCallback(COMObject):
     """The host's IMAPISyncProgressCallback: records, answers, and watches the rules."""
 
@@ -142,7 +136,7 @@ class _HostCallback(COMObject):
                 logger.exception("run_sync: on_event raised")
 
     def Progress(self, text: Optional[str], ulIndex: int, ulIndexMax: int) -> Optional[int]:
-        text = _clean(text)
+        text = replace_lone_surrogates(text)
         self._record("Progress", text, ulIndex, ulIndexMax)
         with self.lock:
             self.progress_calls += 1
@@ -154,7 +148,7 @@ class _HostCallback(COMObject):
         return MAPI_E_USER_CANCEL if n >= self.cancel else S_OK
 
     def Error(self, hResult: int, text: Optional[str]) -> int:
-        self._record("Error", hResult, _clean(text))
+        self._record("Error", hResult, replace_lone_surrogates(text))
         return S_OK
 
     def Done(self, hThreadDoneEvent: int, hResult: int) -> int:
