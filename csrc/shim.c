@@ -18,37 +18,49 @@
 
 MAPISYNC_PYTHON_API HRESULT MapiSyncGetObject(const GUID *riid, void **ppv);
 
-static const char anchor = 0;  /* an address inside this library */
-
-/* The folder this library was loaded from, with a trailing separator. */
-static void own_folder(char *buf, size_t size)
+/* An environment variable's value, UTF-8, or "" (Windows reads it wide: any code page). */
+static void env_utf8(const char *name, char *out, size_t size)
 {
-    char *cut;
-    buf[0] = 0;
 #ifdef _WIN32
-    {
-        HMODULE self = NULL;
-        if (GetModuleHandleExA(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                               &anchor, &self))
-            GetModuleFileNameA(self, buf, (DWORD)size);
-    }
-    cut = strrchr(buf, '\\');
+    wchar_t wname[64], value[1024];
+    DWORD n;
+    out[0] = 0;
+    if (!MultiByteToWideChar(CP_UTF8, 0, name, -1, wname, 64)) return;
+    n = GetEnvironmentVariableW(wname, value, 1024);
+    if (n > 0 && n < 1024) WideCharToMultiByte(CP_UTF8, 0, value, -1, out, (int)size, NULL, NULL);
 #else
-    {
-        Dl_info info;
-        if (dladdr(&anchor, &info) && info.dli_fname) snprintf(buf, size, "%s", info.dli_fname);
-    }
-    cut = strrchr(buf, '/');
+    const char *value = getenv(name);
+    snprintf(out, size, "%s", value ? value : "");
 #endif
-    if (cut) cut[1] = 0; else buf[0] = 0;
 }
 
-/* "key = value" lines; '#' starts a comment. Copies the value of `key` into out. */
-static void config_value(const char *path, const char *key, char *out, size_t size)
+/* mapisync_shim.cfg beside this library: opened by its wide path on Windows, so a folder
+ * named outside the ANSI code page works; `shown` gets the path in UTF-8, for messages. */
+static FILE *open_config(char *shown, size_t size)
+{
+#ifdef _WIN32
+    wchar_t path[MAX_PATH + 32];
+    own_folder_w(path, MAX_PATH);
+    wcscat(path, L"mapisync_shim.cfg");
+    WideCharToMultiByte(CP_UTF8, 0, path, -1, shown, (int)size, NULL, NULL);
+    return _wfopen(path, L"r");
+#else
+    Dl_info info;
+    char *cut;
+    shown[0] = 0;
+    if (dladdr((void *)&own_runtime, &info) && info.dli_fname) snprintf(shown, size, "%s", info.dli_fname);
+    cut = strrchr(shown, '/');
+    if (cut) cut[1] = 0; else shown[0] = 0;
+    if (strlen(shown) + 20 < size) strcat(shown, "mapisync_shim.cfg");
+    return fopen(shown, "r");
+#endif
+}
+
+/* "key = value" lines (UTF-8); '#' starts a comment. The value of `key` into out. */
+static void config_value(FILE *f, const char *key, char *out, size_t size)
 {
     char line[1200];
-    FILE *f = fopen(path, "r");
-    if (!f) return;
+    rewind(f);
     while (fgets(line, sizeof line, f)) {
         char *eq = strchr(line, '='), *k = line, *v, *end;
         if (!eq || line[0] == '#') continue;
@@ -60,23 +72,25 @@ static void config_value(const char *path, const char *key, char *out, size_t si
         for (end = v + strlen(v); end > v && strchr(" \t\r\n", end[-1]); end--) end[-1] = 0;
         snprintf(out, size, "%s", v);
     }
-    fclose(f);
 }
 
 HRESULT MapiSyncGetObject(const GUID *riid, void **ppv)
 {
-    char config[1100], factory[512] = "", python[1024] = "";
-    const char *env = getenv("MAPISYNC_FACTORY");
-    own_folder(config, 1024);
-    strcat(config, "mapisync_shim.cfg");
-    config_value(config, "factory", factory, sizeof factory);
-    config_value(config, "python", python, sizeof python);
-    if (env && env[0]) snprintf(factory, sizeof factory, "%s", env);
+    char config[1200], factory[1024] = "", python[1024] = "", env[1024];
+    FILE *f = open_config(config, sizeof config);
+    if (f) {
+        config_value(f, "factory", factory, sizeof factory);
+        config_value(f, "python", python, sizeof python);
+        fclose(f);
+    }
+    env_utf8("MAPISYNC_FACTORY", env, sizeof env);
+    if (env[0]) snprintf(factory, sizeof factory, "%s", env);
     if (!factory[0]) {
         if (ppv) *ppv = NULL;
         return fail(E_INVALIDARG, "no Python factory configured: set MAPISYNC_FACTORY=package.module:factory "
                     "or write \"factory = ...\" in %s%s", config, NULL);
     }
-    if (python[0] && !(getenv("MAPISYNC_PYTHON") && getenv("MAPISYNC_PYTHON")[0])) MapiSyncSetPythonLibrary(python);
+    env_utf8("MAPISYNC_PYTHON", env, sizeof env);
+    if (python[0] && !env[0]) MapiSyncSetPythonLibrary(python);
     return MapiSyncCreateFromPython(factory, riid, ppv);
 }

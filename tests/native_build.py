@@ -37,6 +37,7 @@ LIBRARIES: Dict[str, tuple] = {
     "host_cpp": ([NATIVE_SRC / "host_cpp.cpp"], "c++"),
     "sync_host": ([NATIVE_SRC / "sync_host.c"], "c"),
     "providers": ([NATIVE_SRC / "providers.c"], "c"),
+    "planted": ([NATIVE_SRC / "planted.c"], "c"),
     "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
     # the same native library setup.py builds: backend core, provider shim, embedding C API
     "mapisync_native": ([CSRC / f"{part}.c" for part in ("pyapi", "objects", "dispatch", "callers", "shim")], "c"),
@@ -46,6 +47,7 @@ LIBRARIES: Dict[str, tuple] = {
 EXECUTABLES: Dict[str, list] = {
     "embed_host": [NATIVE_SRC / "embed_host.c", NATIVE_SRC / "sync_host.c", INCLUDE / "mapisync_python.c"],
     "shim_host": [NATIVE_SRC / "shim_host.c", NATIVE_SRC / "sync_host.c"],
+    "two_shims": [NATIVE_SRC / "two_shims.c", NATIVE_SRC / "sync_host.c"],
     "embed_sync": [EXAMPLES / "embedding" / "embed_sync.c", INCLUDE / "mapisync_python.c"],
     "shim_sync": [EXAMPLES / "embedding" / "shim_sync.c"],
 }
@@ -122,7 +124,7 @@ def prebuilt_header_user(language: str) -> Path:
 def compile_executable(name: str, out_dir: Path, tool: Optional[str] = None, windows: bool = False) -> Path:
     tool = tool or compiler("c")
     out = out_dir / f"{name}{'.exe' if windows else ''}"
-    platform = ["-static", "-luuid"] if windows else ["-pthread", "-ldl"]
+    platform = ["-static", "-luuid", "-lshell32"] if windows else ["-pthread", "-ldl"]
     _run_compiler([tool, *C_FLAGS, f"-I{get_include()}", f"-I{NATIVE_SRC}",
                    *[str(source) for source in EXECUTABLES[name]], "-o", str(out), *platform], name)
     return out
@@ -190,17 +192,20 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     _declare(sync, "sync_host_run", HRESULT, P, c_uint32, c_int, c_int, c_int, POINTER(SyncReport))
     _declare(sync, "sync_host_reject", HRESULT, P, c_int, POINTER(SyncReport))
     _declare(sync, "sync_host_concurrent", c_int, P, c_int, c_int, POINTER(SyncReport))
+    _declare(sync, "sync_host_start", c_int, P, POINTER(SyncReport))
     _declare(sync, "sync_host_concurrent_each", c_int, P, c_int, POINTER(c_int), c_int, POINTER(SyncReport))
     factory = [POINTER(GUID), POINTER(c_void_p)]
     for name in FACTORIES:
         _declare(libs["providers"], name, HRESULT, *factory)
+    _declare(libs["providers"], "Reused_Number", ctypes.c_long)
     _declare(libs["example_provider"], "MapiSyncGetObject", HRESULT, *factory)
     return libs
 
 
 #: the broken providers' factories in providers.c (and the good control)
 FACTORIES = ["Good_GetObject", "NoDone_GetObject", "DoneTwice_GetObject", "ProgressAfterDone_GetObject",
-             "KeepsCallback_GetObject", "CallerThread_GetObject", "WrongHandle_GetObject", "Late_GetObject"]
+             "KeepsCallback_GetObject", "CallerThread_GetObject", "WrongHandle_GetObject", "Late_GetObject",
+             "NullHandle_GetObject", "InvalidHandle_GetObject", "ClosedHandle_GetObject", "ReusedHandle_GetObject"]
 
 
 class SyncReport(ctypes.Structure):
@@ -208,7 +213,7 @@ class SyncReport(ctypes.Structure):
     _fields_ = [(name, HRESULT if name.endswith("_hr") else c_int) for name in (
         "sync_hr", "done_hr", "progress", "errors", "dones", "on_caller_thread", "after_done",
         "handle_mismatch", "signalled", "refs_left", "handle_touched", "reused_signalled",
-        "min_refs_in_calls", "session_min_refs", "session_refs_left")]
+        "min_refs_in_calls", "session_min_refs", "session_refs_left", "done_before_handle")]
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name, _ in self._fields_}

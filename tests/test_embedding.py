@@ -134,3 +134,90 @@ def test_the_embedding_examples(hosts, native, example):
     assert "progress 6/6  Synchronizing Archive" in result.stdout
     assert "error 0x80040115  Calendar: server busy, retried" in result.stdout
     assert result.stdout.rstrip().endswith("Done: 0x00000000")
+
+
+@pytest.mark.parametrize("threads", [1, 8])
+def test_first_create_on_worker_threads_and_shutdown_from_main(hosts, threads):
+    """The interpreter is started and finalized by one thread of its own, whichever host
+    threads create first or shut down (it used to hang for ever)."""
+    result, out = run_host([hosts["embed_host"], "threads", "embed_factories:fast", str(threads)])
+    assert result.returncode == 0 and out["result"] == "ok", result.stdout + result.stderr
+    assert all(out[f"create{i}"] == "0x00000000" for i in range(threads))
+    assert out["shutdown"].startswith("0x00000000")
+    assert "without the GIL" not in result.stderr
+
+
+@pytest.mark.parametrize("factory, by_itself", [("polite", True), ("stuck", False)])
+def test_shutdown_ends_a_running_sync_with_done_e_abort(hosts, factory, by_itself):
+    """A sync in flight at MapiSyncShutdownPython ends with Done(handle, E_ABORT) and a
+    signalled handle, within SHUTDOWN_GRACE (2 s) plus the host's own time."""
+    result, out = run_host([hosts["embed_host"], "inflight", f"embed_factories:{factory}"])
+    assert result.returncode == 0 and out["result"] == "ok", result.stdout + result.stderr
+    assert out["done"].split()[0] == "0x80004004"  # E_ABORT
+    assert "dones=1 signalled=1 refs_left=0 after_done=0" in out["done"]
+    ms = float(out["shutdown"].split("shutdown_ms=")[1])
+    assert ms < (1500 if by_itself else 4000), ms  # polite notices at its next report
+
+
+@pytest.mark.parametrize("factory", ["ok_error", "false_error", "partial_error"])
+def test_a_factory_raising_a_success_code_is_still_a_failure(hosts, factory):
+    result, out = run_host([hosts["embed_host"], "error", f"embed_factories:{factory}", "sync"])
+    assert result.returncode == 0 and out["result"] == "survived", result.stdout + result.stderr
+    assert int(out["create"], 16) & 0x80000000  # FAILED(hr)
+    assert out["null_out"] == "1"
+    assert "a success code, but no object" in out["text"]
+
+
+def test_two_copies_of_the_shim_share_one_interpreter(hosts, native, tmp_path):
+    source = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
+    copies = []
+    for name in ("first provider", "second provider"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / source.name).write_bytes(source.read_bytes())
+        (folder / "mapisync_shim.cfg").write_text(f"factory = embed_factories:fast\npython = {python_library()}\n")
+        copies.append(folder / source.name)
+    result, out = run_host([hosts["two_shims"], *copies], MAPISYNC_PYTHON="")
+    assert result.returncode == 0 and out["result"] == "ok", result.stdout + result.stderr
+    assert out["first_shutdown"] == "0x00000000"
+    assert out["after_create"].startswith("0x8000FFFF null=1")  # E_UNEXPECTED, no object
+    assert "shut down" in out["after_create"]
+    assert out["second_shutdown"] == "0x00000001"  # S_FALSE: nothing left to do
+    assert "double free" not in result.stderr and "Fatal Python error" not in result.stderr
+
+
+windows_only = pytest.mark.skipif(sys.platform != "win32", reason="Windows DLL search (the Windows lane)")
+
+
+@windows_only
+def test_a_python3_dll_planted_in_the_current_folder_is_never_loaded(hosts, native, tmp_path):
+    planted = tmp_path / "python3.dll"
+    planted.write_bytes(Path(native.providers._name).with_name(f"planted{native_build.LIB_EXT}").read_bytes())
+    marker = tmp_path / "PLANTED_DLL_WAS_LOADED"
+    # the control: a bare LoadLibrary("python3.dll") from that folder does load it
+    subprocess.run([str(hosts["shim_host"]), "--load-bare", "python3.dll"], cwd=str(tmp_path), timeout=60,
+                   stdin=subprocess.DEVNULL, capture_output=True)
+    assert marker.exists(), "the planted DLL should load by a bare name: the test cannot see planting"
+    marker.unlink()
+    # the shim, with no Python named anywhere, must not pick it up
+    shim = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
+    env = host_env(MAPISYNC_FACTORY="embed_factories:fast")
+    env.pop("MAPISYNC_PYTHON", None)
+    result = subprocess.run([str(hosts["shim_host"]), str(shim)], cwd=str(tmp_path), env=env, timeout=120,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert not marker.exists(), "the shim loaded a python3.dll from the current folder"
+    assert "factory=0x80040102" in result.stdout, result.stdout + result.stderr  # MAPI_E_NO_SUPPORT
+
+
+@windows_only
+def test_the_shim_works_from_a_folder_named_outside_the_ansi_code_page(hosts, native, tmp_path):
+    folder = tmp_path / "Почта 邮件 provider"
+    folder.mkdir()
+    source = Path(native.host._name).parent / f"mapisync_native{native_build.LIB_EXT}"
+    shim = folder / source.name
+    shim.write_bytes(source.read_bytes())
+    (folder / "mapisync_shim.cfg").write_text(
+        f"factory = embed_factories:fast\npython = {python_library()}\n", encoding="utf-8")
+    result, _ = run_host([hosts["shim_host"], shim], MAPISYNC_PYTHON="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sync=0x00000000 done=0x00000000" in result.stdout

@@ -241,3 +241,80 @@ def test_cpp_callback_through_a_proxy(native):
     log = native.cpp.cpp_callback_log(address).decode()
     assert log == (f"Progress(sync,1,2);Progress(NULL,2,2);Error({m.E_FAIL},net);Done(9,0);")
     native.host.host_release(address, 1)
+
+
+class Folder(str, __import__("enum").Enum):
+    INBOX = "Inbox"
+
+
+class Name(str):
+    pass
+
+
+def test_text_that_is_a_str_subclass_is_text(native, native_callback):
+    """(str, Enum) members, StrEnum, numpy.str_: what the characters say, on both backends."""
+    proxy, address = native_callback
+    assert proxy.Progress(Folder.INBOX, 1, 2) == m.S_OK
+    assert proxy.Progress(Name("Sent Items"), 2, 2) == m.S_OK
+    assert proxy.Error(m.E_FAIL, Name("x")) == m.S_OK
+    assert [e[1] for e in native_events(native, address)] == ["Inbox", "Sent Items", "x"]
+
+
+def test_a_sync_provider_may_report_str_subclasses(native):
+    class Enumerated(m.SyncProvider):
+        def synchronize(self, job):
+            job.progress(Folder.INBOX, 1, 1)
+
+    result = m.run_sync(Enumerated())
+    assert result.ok and result.progress == [("Inbox", 1, 1)]
+
+
+@pytest.mark.parametrize("value", [1 << 32, -1, 2 ** 64])
+def test_out_of_range_ulong_is_refused_with_the_parameter_name(native_callback, value):
+    proxy, _ = native_callback
+    with pytest.raises(ValueError, match=r"Progress: argument 'ulIndex': .* does not fit in a 32-bit ULONG"):
+        proxy.Progress("x", value, 1)
+    with pytest.raises(ValueError, match=r"argument 'ulIndexMax'"):
+        proxy.Progress("x", 1, value)
+
+
+def test_non_integers_for_ulong_are_refused_on_both_backends(native_callback):
+    proxy, _ = native_callback
+    with pytest.raises(TypeError, match="argument 'ulIndex': expected an int"):
+        proxy.Progress("x", 1.5, 2)
+    with pytest.raises(TypeError, match="argument 'ulIndex': expected an int"):
+        proxy.Progress("x", "1", 2)
+
+
+def test_what_ctypes_wintypes_and_comtypes_users_pass(native, native_callback):
+    from ctypes import wintypes
+
+    proxy, address = native_callback
+    assert proxy.Progress(wintypes.LPCWSTR("wide"), wintypes.ULONG(3), ctypes.c_uint32(4)) == m.S_OK
+    assert proxy.Done(wintypes.HANDLE(0x77), wintypes.LONG(m.E_FAIL)) == m.S_OK
+    assert proxy.Done(ctypes.c_void_p(0x78), True) == m.S_OK  # bool is an int: S_FALSE
+    events = native_events(native, address)
+    assert events[0] == (EV_PROGRESS, "wide", 3, 4)
+    assert events[1][2:] == (0x77, m.E_FAIL & ((1 << 64) - 1))
+    assert events[2][2:] == (0x78, 1)
+
+
+def test_mapisib_takes_what_windows_programmers_pass():
+    from ctypes import wintypes
+
+    handle = wintypes.HANDLE()
+    sib = MAPISIB(ulSize=ctypes.sizeof(MAPISIB), phSyncDoneEvent=ctypes.pointer(handle))
+    sib.phSyncDoneEvent[0] = 0x1234
+    assert handle.value == 0x1234
+    plain = ctypes.c_void_p()
+    sib.phSyncDoneEvent = ctypes.byref(plain)
+    sib.phSyncDoneEvent[0] = 0x99
+    assert plain.value == 0x99
+    ours = m.HANDLE()
+    sib.phSyncDoneEvent = ctypes.pointer(ours)
+    sib.phSyncDoneEvent[0] = 5
+    assert ours.value == 5
+    sib.punkCallBack = ctypes.c_void_p(0x1000)
+    assert sib.punkCallBack == 0x1000
+    with pytest.raises(TypeError, match="pointer-sized HANDLE"):
+        sib.phSyncDoneEvent = ctypes.pointer(ctypes.c_uint8())

@@ -1,6 +1,7 @@
 """run_sync, the host harness: results, cancel, failures, and every breach it must detect."""
 
 import ctypes
+import os
 import sys
 import threading
 import time
@@ -148,3 +149,28 @@ def test_mapi_thread_provider_initializes_mapi_on_the_sync_thread():
         assert result.progress == [] and m.failed(result.hresult)
     else:
         assert result.progress == [("with MAPI", 1, 1)]
+
+
+@pytest.mark.parametrize("symbol, stored", [
+    ("NullHandle_GetObject", "stored a NULL handle"),
+    ("InvalidHandle_GetObject", "INVALID_HANDLE_VALUE"),
+    ("ClosedHandle_GetObject", "not open"),
+])
+def test_a_bad_done_handle_is_a_violation_with_the_result_kept(native, symbol, stored):
+    with from_factory(native.providers, symbol) as provider:
+        result = run_sync(provider, timeout=10)
+    assert any(stored in v for v in result.violations), result.violations
+    assert [e.kind for e in result.events] == ["Progress", "Progress", "Done"]  # nothing lost
+    assert result.hresult == m.S_OK and not result.ok
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="descriptor numbers: POSIX")
+def test_the_harness_never_closes_a_number_someone_else_now_holds(native):
+    """The provider closes the handle it gave and something else gets the number at once."""
+    with from_factory(native.providers, "ReusedHandle_GetObject") as provider:
+        result = run_sync(provider, timeout=10)
+    reused = native.providers.Reused_Number()
+    assert reused >= 0
+    os.fstat(reused)  # still open: run_sync did not close what is not the provider's handle
+    os.close(reused)
+    assert result.violations, "a handle the provider closed must be reported"

@@ -192,3 +192,30 @@ def test_the_example_python_provider_from_c(native):
     assert_clean(report, progress=len(store.folders) + 1)  # + the hierarchy step
     assert report.done_hr == m.S_OK
     assert run_from_c(native, store, cancel_at=3).done_hr == m.MAPI_E_USER_CANCEL
+
+
+class NoWork(SyncProvider):
+    def synchronize(self, job):
+        return None  # Done at once: the race with storing the handle is at its widest
+
+
+@pytest.mark.parametrize("provider", ["python", "c example"])
+def test_done_never_comes_before_the_handle_is_stored(native, provider):
+    """A host that finds its sync through *phSyncDoneEvent inside Done must find it there."""
+    if provider == "python":
+        address = com_pointer(NoWork(), IMAPISync)
+    else:
+        out = ctypes.c_void_p()
+        assert native.example_provider.MapiSyncGetObject(m.IID_IMAPISync, ctypes.byref(out)) == m.S_OK
+        address = out.value
+    reports = (native_build.SyncReport * 8)()
+    early = 0
+    try:
+        for _ in range(40):  # 320 syncs, 8 at a time
+            assert native.sync.sync_host_concurrent(address, 8, 0, reports) == 8
+            for report in reports:
+                assert report.dones == 1 and report.signalled
+                early += report.done_before_handle
+    finally:
+        native.host.host_release(address, 1)
+    assert early == 0, f"{early} of 320 Done calls came before the handle was stored"

@@ -9,8 +9,8 @@
  * host answers a failure), calls Done, releases the references, then signals a private
  * duplicate of the handle.
  *
- * Build: cc -shared -fPIC -pthread -I$(python -c 'import mapisync_ctypes; print(mapisync_ctypes.get_include())') \
- *           examples/c_provider/provider.c -o example_provider.so
+ * Build: cc -shared -fPIC -pthread -I"$(mapisync info --include)" \
+ *           "$(mapisync info --examples)/c_provider/provider.c" -o example_provider.so
  */
 #include "mapisync.h"
 #include "mapisync_done.h"
@@ -119,7 +119,11 @@ static HRESULT STDMETHODCALLTYPE SynchronizeInBackground_(IMAPISync *This, MAPIS
     job->session = (IUnknown *)sib->psesSync;
     if (job->session) job->session->lpVtbl->AddRef(job->session);
     {
-        HANDLE host = job->done.host;
+        /* Store the handle before the thread starts: Done can then never reach a host that
+         * cannot yet find its sync through *phSyncDoneEvent. If the thread cannot start, the
+         * host's variable gets its old value back: a failure leaves it as it was (rule 2). */
+        HANDLE previous = *sib->phSyncDoneEvent;
+        *sib->phSyncDoneEvent = job->done.host;
 #ifdef _WIN32
         HANDLE thread = CreateThread(NULL, 0, sync_thread, job, 0, NULL);
         int started = thread != NULL;
@@ -130,13 +134,13 @@ static HRESULT STDMETHODCALLTYPE SynchronizeInBackground_(IMAPISync *This, MAPIS
         if (started) pthread_detach(thread);
 #endif
         if (!started) {
+            *sib->phSyncDoneEvent = previous;
             if (job->session) job->session->lpVtbl->Release(job->session);
             cb->lpVtbl->Release(cb);
             MapiSyncDoneDiscard(&job->done);
             free(job);
             return E_FAIL;
         }
-        *sib->phSyncDoneEvent = host;  /* the job may already be freed: use the copy */
     }
     return S_OK;
 }

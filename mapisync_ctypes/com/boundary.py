@@ -22,6 +22,7 @@ None; other pointers as ctypes pointers or None.
 
 import ctypes
 import operator
+import uuid
 from ctypes import c_size_t, c_void_p, c_wchar_p
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
@@ -163,13 +164,13 @@ def _prepare_iid(value: Any) -> Any:
     if value is None:
         return None
     iid = getattr(value, "iid", value)  # an Interface stands for its IID
-    if isinstance(iid, str):
-        iid = GUID(iid)
-    if isinstance(iid, GUID):
+    if isinstance(iid, (str, uuid.UUID)):
+        iid = GUID(str(iid))
+    if isinstance(iid, ctypes.Structure) and ctypes.sizeof(iid) == 16:  # ours, or comtypes' GUID
         return ctypes.byref(iid)
     if isinstance(iid, (ctypes._Pointer, _CArgObject)):
         return iid
-    raise TypeError(f"expected an IID (GUID, str or Interface); got {_type_name(value)}")
+    raise TypeError(f"expected an IID (GUID, str, uuid.UUID or Interface); got {_type_name(value)}")
 
 
 def _iid_from_native(pointer: Any) -> Optional[GUID]:

@@ -15,13 +15,16 @@ ever touching a closed or reused handle.
 
 import ctypes
 import os
+import select
+import stat
 import sys
 import threading
-from typing import Callable, Optional
+from typing import Callable, Optional, Set
 
-__all__ = ["DoneSignal", "wait_done", "close_done", "KIND"]
+__all__ = ["DoneSignal", "HostHandle", "open_descriptors", "wait_done", "close_done", "KIND"]
 
 IS_WINDOWS = sys.platform == "win32"
+_POINTER_MASK = (1 << (8 * ctypes.sizeof(ctypes.c_void_p))) - 1
 
 
 def _libc_eventfd() -> Optional[Callable[[int, int], int]]:
@@ -66,8 +69,11 @@ if IS_WINDOWS:
     _kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
     _kernel32.WaitForSingleObject.restype = wintypes.DWORD
     _kernel32.WaitForSingleObject.argtypes = [wintypes.HANDLE, wintypes.DWORD]
+    _kernel32.GetHandleInformation.restype = wintypes.BOOL
+    _kernel32.GetHandleInformation.argtypes = [wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD)]
     _DUPLICATE_SAME_ACCESS = 2
     _WAIT_OBJECT_0 = 0
+    _WAIT_FAILED = 0xFFFFFFFF
     _INFINITE = 0xFFFFFFFF
 
     def _win_error(what: str) -> OSError:
@@ -131,14 +137,14 @@ class DoneSignal:
 
 
 def wait_done(handle: int, timeout: Optional[float]) -> bool:
-    """Host side: wait until ``handle`` is signalled; False on timeout."""
+    """Host side: wait until ``handle`` is signalled; False on timeout (or a bad handle)."""
     if IS_WINDOWS:
         ms = _INFINITE if timeout is None else max(0, int(timeout * 1000))
         return _kernel32.WaitForSingleObject(handle, ms) == _WAIT_OBJECT_0
-    import select
     poller = select.poll()
     poller.register(handle, select.POLLIN)
-    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
+    events = poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+    return bool(events) and not events[0][1] & select.POLLNVAL
 
 
 def close_done(handle: int) -> None:
@@ -147,3 +153,137 @@ def close_done(handle: int) -> None:
         _kernel32.CloseHandle(handle)
     else:
         os.close(handle)
+
+
+class HostHandle:
+    """Host side: a done handle a provider stored, trusted only as far as it can be checked.
+
+    ``problem`` says why it cannot be waited on: NULL, INVALID_HANDLE_VALUE, not open, not an
+    eventfd or pipe, a descriptor that was open before SynchronizeInBackground was called (so
+    not the provider's), or one with no private duplicate for the provider to signal (rule 5)
+    that is not signalled already. :meth:`wait` notes a handle that goes bad while waited on;
+    :meth:`close` closes it only if it is provably still the same descriptor, so a host never
+    closes a number that now belongs to someone else. On Linux descriptors are identified by
+    /proc/self; elsewhere only by inode.
+    """
+
+    def __init__(self, value: int, before: "Optional[Set[tuple]]" = None) -> None:
+        self.value = value
+        self.problem: Optional[str] = None
+        self._identity: Optional[tuple] = None
+        if not value:
+            self.problem = "a NULL handle"
+        elif IS_WINDOWS:
+            if value in (_POINTER_MASK, _POINTER_MASK - 1):  # INVALID_HANDLE_VALUE, the current thread
+                self.problem = f"0x{value:x}, which is not a handle to wait on (INVALID_HANDLE_VALUE?)"
+            elif not _kernel32.GetHandleInformation(value, ctypes.byref(wintypes.DWORD())):
+                self.problem = f"0x{value:x}, which is not open (no such handle)"
+        else:
+            self._identity = self._inspect(before)
+
+    def _inspect(self, before: "Optional[Set[tuple]]") -> Optional[tuple]:
+        fd = self.value
+        if not 0 <= fd <= 0x7FFFFFFF:
+            self.problem = f"{fd} (0x{fd:x}), which is not a file descriptor (INVALID_HANDLE_VALUE?)"
+            return None
+        identity = _identity(fd)
+        if identity is None:
+            self.problem = f"descriptor {fd}, which is not open"
+        elif not identity[3]:
+            self.problem = (f"descriptor {fd}, which is open but is neither an eventfd nor a pipe "
+                            "(a descriptor of something else in this process?)")
+        elif before is not None and identity in before:
+            self.problem = (f"descriptor {fd}, which was open before SynchronizeInBackground was called "
+                            "(not a handle the provider made)")
+        elif _HAS_PROC and not _duplicated(fd, identity) and not _readable(fd):  # a signal writes, then closes
+            self.problem = (f"descriptor {fd}, which has no private duplicate for the provider to signal "
+                            "and is not signalled (closed by the provider, its number reused?)")
+        return None if self.problem else identity
+
+    def wait(self, timeout: Optional[float]) -> bool:
+        """True once signalled; False on timeout, or when the handle went bad (see ``problem``)."""
+        if self.problem:
+            return False
+        if IS_WINDOWS:
+            ms = _INFINITE if timeout is None else max(0, int(timeout * 1000))
+            outcome = _kernel32.WaitForSingleObject(self.value, ms)
+            if outcome == _WAIT_FAILED:
+                self.problem = f"0x{self.value:x}, which could not be waited on"
+            return outcome == _WAIT_OBJECT_0
+        poller = select.poll()
+        poller.register(self.value, select.POLLIN)
+        events = poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+        if events and events[0][1] & select.POLLNVAL:
+            self.problem = f"descriptor {self.value}, which was closed while the host waited on it"
+            return False
+        return bool(events)
+
+    def close(self) -> Optional[str]:
+        """Close the handle if it is still the one the provider stored; else say why not."""
+        if self.problem:
+            return None  # never ours to close
+        if IS_WINDOWS:
+            _kernel32.CloseHandle(self.value)
+            return None
+        if _identity(self.value) != self._identity:
+            return (f"descriptor {self.value} was closed, and perhaps reused, before the host closed it; "
+                    "the host left it alone")
+        os.close(self.value)
+        return None
+
+
+_HAS_PROC = os.path.isdir("/proc/self/fd")
+
+
+def _identity(fd: int) -> Optional[tuple]:
+    """(device, inode, eventfd id, waitable kind) of an open descriptor, or None if it is not
+    open. All eventfds share one inode; Linux 6.x tells them apart by an id in fdinfo."""
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    eventfd_id = None
+    eventfd = _HAS_PROC and _link(fd) == "anon_inode:[eventfd]"
+    if eventfd:
+        try:
+            with open(f"/proc/self/fdinfo/{fd}") as lines:
+                eventfd_id = next((line.split(":")[1].strip() for line in lines if line.startswith("eventfd-id")),
+                                  None)
+        except OSError:
+            pass
+    return (info.st_dev, info.st_ino, eventfd_id, stat.S_ISFIFO(info.st_mode) or eventfd)
+
+
+def _link(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _duplicated(fd: int, identity: tuple) -> bool:
+    """Another descriptor in this process refers to the same eventfd or pipe."""
+    for name in os.listdir("/proc/self/fd"):
+        other = int(name)
+        if other != fd and _identity(other) == identity:
+            return True
+    return False
+
+
+def open_descriptors() -> "Optional[Set[tuple]]":
+    """The identities of every descriptor open now (Linux), to tell a provider's new handle
+    from one that was open before; None where that cannot be known."""
+    if IS_WINDOWS or not _HAS_PROC:
+        return None
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        identity = _identity(int(name))
+        if identity is not None and identity[3]:
+            found.add(identity)
+    return found

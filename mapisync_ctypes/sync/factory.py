@@ -20,13 +20,25 @@ def load_factory(spec: str) -> Proxy:
         raise ValueError(f"expected LIBRARY:SYMBOL, got {spec!r}")
     if not os.path.exists(library):
         raise OSError(f"no such library: {library}")
-    factory = getattr(ctypes.CDLL(os.path.abspath(library)), symbol)
+    dll = ctypes.CDLL(os.path.abspath(library))
+    factory = getattr(dll, symbol)
     factory.restype = ctypes.c_int32
     factory.argtypes = [ctypes.POINTER(GUID), ctypes.POINTER(ctypes.c_void_p)]
     out = ctypes.c_void_p()
     hr = factory(IMAPISync.iid, ctypes.byref(out))
     if hr < 0:
-        raise COMError(hr, f"{symbol} failed")
+        raise COMError(hr, f"{symbol} failed" + _why(dll))
     if not out.value:
         raise COMError(E_POINTER, f"{symbol} succeeded but returned NULL")
     return wrap(out.value, IMAPISync, addref=False)
+
+
+def _why(dll: ctypes.CDLL) -> str:
+    """The provider shim says why it failed (MapiSyncPythonError); other libraries do not."""
+    try:
+        reason = dll.MapiSyncPythonError
+    except AttributeError:
+        return ""
+    reason.restype, reason.argtypes = ctypes.c_char_p, []
+    text = (reason() or b"").decode("utf-8", "replace")
+    return f": {text}" if text else ""

@@ -17,7 +17,7 @@ from ..com.hresult import S_OK, COMError, format_hresult
 from ..com.proxy import Proxy, wrap
 from ..com.text import replace_lone_surrogates
 from ..com.types import HANDLE
-from .donehandle import close_done, wait_done
+from .donehandle import HostHandle, open_descriptors
 from .factory import load_factory
 from .flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags
 from .hresults import MAPI_E_USER_CANCEL
@@ -108,6 +108,7 @@ class _HostCallback(COMObject):
         self.progress_calls = 0
         self.done_calls = 0
         self.done_handle: Optional[int] = None
+        self.done_event = threading.Event()
         self.start = time.monotonic()
 
     def _record(self, kind: str, *args: Any) -> None:
@@ -153,6 +154,7 @@ class _HostCallback(COMObject):
 
     def Done(self, hThreadDoneEvent: int, hResult: int) -> int:
         self._record("Done", hThreadDoneEvent, hResult)
+        self.done_event.set()
         return S_OK
 
 
@@ -201,6 +203,7 @@ def run_sync(provider: ProviderLike, flags: int = SYNC_DOWNLOAD_HIERARCHY | SYNC
     sib = MAPISIB(ulSize=ctypes.sizeof(MAPISIB), ulFlags=int(SyncFlags(int(flags))),
                   psesSync=session_address or None, punkCallBack=com_pointer(callback),
                   phSyncDoneEvent=ctypes.pointer(handle))
+    before = open_descriptors()
     try:
         try:
             callback.start = time.monotonic()
@@ -218,22 +221,37 @@ def run_sync(provider: ProviderLike, flags: int = SYNC_DOWNLOAD_HIERARCHY | SYNC
         sync.release()
 
     result.handle = handle.value or 0
-    if not result.handle:
-        result.violations.append("SynchronizeInBackground succeeded but stored a NULL handle")
-        raise ProtocolViolation(result)
-    signalled = wait_done(result.handle, timeout)
+    done = HostHandle(result.handle, before)
+    if done.problem:  # nothing to wait on: wait for Done, then for the references to go
+        result.violations.append(f"SynchronizeInBackground succeeded but stored {done.problem}")
+        signalled = callback.done_event.wait(timeout)
+        _wait_for_releases(callback, 1.0)
+    else:
+        signalled = done.wait(timeout)
+        if done.problem:
+            result.violations.append(f"the done handle was unusable: {done.problem}")
+            signalled = callback.done_event.wait(timeout)
     result.elapsed = time.monotonic() - callback.start
     try:
         if not signalled:
-            result.violations.append(f"the done handle was not signalled within {timeout} s")
+            result.violations.append(f"the done handle was not signalled within {timeout} s"
+                                     if not done.problem else f"Done did not come within {timeout} s")
             _orphans.append(callback)
             error = TimeoutError(f"the sync did not finish within {timeout} s")
             error.result = result  # type: ignore[attr-defined]
             raise error
         _check_finished(result, callback, session, session_refs)
     finally:
-        close_done(result.handle)
+        refused = done.close()
+        if refused:
+            result.violations.append(refused)
     return result
+
+
+def _wait_for_releases(callback: "_HostCallback", seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while com_refcount(callback) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _check_finished(result: SyncResult, callback: _HostCallback, session: Any,

@@ -19,10 +19,12 @@ HRESULT.
 import ctypes
 import logging
 import threading
-from typing import Any, Optional
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
+from ..com import lifecycle
 from ..com.comobject import COMObject
-from ..com.hresult import E_FAIL, E_INVALIDARG, S_OK, COMError, format_hresult, to_hresult
+from ..com.hresult import E_ABORT, E_FAIL, E_INVALIDARG, E_UNEXPECTED, S_OK, COMError, format_hresult, to_hresult
 from ..com.proxy import Proxy, wrap
 from ..com.types import IS_WINDOWS
 from .donehandle import DoneSignal
@@ -31,9 +33,14 @@ from .hresults import MAPI_E_UNKNOWN_FLAGS
 from .interfaces import IMAPISync, IMAPISyncProgressCallback, IUnknown
 from .types import MAPISIB
 
-__all__ = ["SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider"]
+__all__ = ["SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider", "SHUTDOWN_GRACE"]
 
 logger = logging.getLogger("mapisync_ctypes")
+
+#: seconds a sync still running at shutdown gets to notice (its next report raises
+#: SyncCancelled) before the shutdown ends it: Done(handle, E_ABORT), references released,
+#: handle signalled
+SHUTDOWN_GRACE = 2.0
 
 
 class SyncCancelled(COMError):
@@ -43,16 +50,19 @@ class SyncCancelled(COMError):
 class SyncJob:
     """One background sync, as ``synchronize`` sees it."""
 
-    def __init__(self, flags: int, session: Optional[Proxy], callback: Proxy, handle: int) -> None:
+    def __init__(self, flags: int, session: Optional[Proxy], callback: Proxy, signal: DoneSignal) -> None:
         self.flags: SyncFlags = SyncFlags(flags)
         #: a proxy for MAPISIB.psesSync (an IUnknown; MAPI's IMAPISession), or None
         self.session: Optional[Proxy] = session
         #: the value stored in *phSyncDoneEvent and passed to Done
-        self.handle: int = handle
+        self.handle: int = signal.handle
         self._callback = callback
+        self._signal = signal
         self._lock = threading.Lock()
         self._stopped_by: Optional[int] = None
-        self._closed = False
+        self._closed = False  # no more reports
+        self._ended = False  # Done sent (or being sent), references released, handle signalled
+        self._handle_stored = threading.Event()  # the sync thread starts work only after this
 
     @property
     def stopped_by(self) -> Optional[int]:
@@ -66,6 +76,12 @@ class SyncJob:
     def error(self, hresult: int, text: Optional[str] = None) -> int:
         """Report a non-fatal error; returns the host's HRESULT, raises SyncCancelled on a failure."""
         return self._report("Error", to_hresult(hresult), text)
+
+    def _abort(self, hr: int) -> None:
+        """Stop this sync from outside (shutdown): its next report raises SyncCancelled."""
+        with self._lock:
+            if self._stopped_by is None:
+                self._stopped_by = hr
 
     def _report(self, method: str, *args: Any) -> int:
         # One lock keeps reports in order even if synchronize() uses helper threads.
@@ -119,8 +135,8 @@ class SyncProvider(COMObject):
             logger.exception("SynchronizeInBackground: cannot create the done handle")
             self._release(callback, session)
             return E_FAIL
-        job = SyncJob(sib.ulFlags, session, callback, signal.handle)
-        thread = threading.Thread(target=self._run, args=(job, signal), daemon=True,
+        job = SyncJob(sib.ulFlags, session, callback, signal)
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True,
                                   name=f"mapisync-{type(self).__name__}-{signal.handle:x}")
         try:
             thread.start()
@@ -129,11 +145,17 @@ class SyncProvider(COMObject):
             self._release(callback, session)
             signal.discard()
             return E_FAIL
+        _running.add(self, job, thread)
+        # Store the handle first, then let the thread work: Done can never come before a host
+        # can find its sync through *phSyncDoneEvent, and a failure above wrote nothing.
         sib.phSyncDoneEvent[0] = signal.handle
+        job._handle_stored.set()
         return S_OK
 
     def _validate(self, psibpb: Any) -> int:
         """Protocol rule 2: reject synchronously, touching nothing."""
+        if lifecycle.is_shutting_down():
+            return self._reject(E_UNEXPECTED, "Python is shutting down")
         if not psibpb:
             return self._reject(E_INVALIDARG, "psibpb is NULL")
         size = psibpb.contents.ulSize  # read first: a short block may end before the rest
@@ -155,7 +177,8 @@ class SyncProvider(COMObject):
         return hr
 
     # -- the sync thread -----------------------------------------------------------
-    def _run(self, job: SyncJob, signal: DoneSignal) -> None:
+    def _run(self, job: SyncJob) -> None:
+        job._handle_stored.wait()
         hr = S_OK
         try:
             self.thread_started(job)
@@ -169,9 +192,16 @@ class SyncProvider(COMObject):
         except BaseException:
             hr = E_FAIL
             logger.exception("%s.synchronize raised; Done gets E_FAIL", type(self).__name__)
+        self._end(job, hr, on_sync_thread=True)
+
+    def _end(self, job: SyncJob, hr: int, on_sync_thread: bool) -> None:
+        """Done(handle, hr) exactly once, then release every host reference, then (on the sync
+        thread) thread_finishing(), then signal the private copy of the handle."""
         with job._lock:
-            job._closed = True
-            if job._stopped_by is not None:  # the host's cancel wins, whatever synchronize did
+            if job._ended:
+                return
+            job._ended = job._closed = True
+            if job._stopped_by is not None:  # the host's cancel (or a shutdown) wins
                 hr = job._stopped_by
         try:
             job._callback.Done(job.handle, hr)
@@ -181,17 +211,61 @@ class SyncProvider(COMObject):
             logger.exception("calling Done failed")
         finally:
             self._release(job._callback, job.session)
-            try:
-                self.thread_finishing(job)
-            except BaseException:
-                logger.exception("%s.thread_finishing raised", type(self).__name__)
-            signal.signal()
+            if on_sync_thread:
+                try:
+                    self.thread_finishing(job)
+                except BaseException:
+                    logger.exception("%s.thread_finishing raised", type(self).__name__)
+            _running.discard(job)
+            job._signal.signal()
 
     @staticmethod
     def _release(callback: Proxy, session: Optional[Proxy]) -> None:
         callback.release()
         if session is not None:
             session.release()
+
+
+class _RunningSyncs:
+    """Every sync still running, so a shutdown can end each one with Done."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._syncs: Dict[int, Tuple[SyncProvider, SyncJob, threading.Thread]] = {}
+
+    def add(self, provider: SyncProvider, job: SyncJob, thread: threading.Thread) -> None:
+        with self._lock:
+            self._syncs[id(job)] = (provider, job, thread)
+
+    def discard(self, job: SyncJob) -> None:
+        with self._lock:
+            self._syncs.pop(id(job), None)
+
+    def snapshot(self) -> List[Tuple[SyncProvider, SyncJob, threading.Thread]]:
+        with self._lock:
+            return list(self._syncs.values())
+
+    def finish(self) -> None:
+        """Shutdown step FINISH: every running sync ends with Done(handle, E_ABORT) and a
+        signalled handle, within SHUTDOWN_GRACE seconds (plus the host's time in Done)."""
+        syncs = self.snapshot()
+        if not syncs:
+            return
+        logger.info("shutting down: ending %d running sync(s) with E_ABORT", len(syncs))
+        for _provider, job, _thread in syncs:
+            job._abort(E_ABORT)
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        for _provider, _job, thread in syncs:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for provider, job, thread in syncs:
+            if thread.is_alive():  # synchronize() did not notice in time: end it from here
+                logger.warning("%s's sync did not end within %.1f s of the shutdown; Done(E_ABORT) sent for it",
+                               type(provider).__name__, SHUTDOWN_GRACE)
+                provider._end(job, E_ABORT, on_sync_thread=False)
+
+
+_running = _RunningSyncs()
+lifecycle.on_shutdown(lifecycle.FINISH, _running.finish)
 
 
 class MAPIThreadProvider(SyncProvider):

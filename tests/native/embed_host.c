@@ -5,6 +5,9 @@
  *   embed_host run SPEC       4 host threads sync at once against the Python provider, then
  *                             shutdown; calls on a still-held object must return E_UNEXPECTED
  *   embed_host error SPEC IID create only ("sync" or "callback"), print hr and text, shutdown
+ *   embed_host threads SPEC N the first create from N host threads at once (none of them the
+ *                             main thread), one sync, then the shutdown from main()
+ *   embed_host inflight SPEC  a sync running on a host thread when main() shuts Python down
  *
  * Prints "key=value" lines; exits 0 when every check passed.
  */
@@ -61,12 +64,94 @@ static int error_case(const char *spec, const char *which)
     return 0;
 }
 
+/* ---- threads: the first create from worker threads racing, the shutdown from main() */
+typedef struct { const char *spec; volatile long *go; HRESULT hr; IMAPISync *sync; } create_arg;
+
+static void create_body(void *p)
+{
+    create_arg *a = (create_arg *)p;
+    while (!*a->go) {}  /* start together */
+    a->hr = MapiSyncCreateFromPython(a->spec, &IID_IMAPISync, (void **)&a->sync);
+}
+
+static int threads_case(const char *spec, int n)
+{
+    test_thread threads[16];
+    create_arg args[16];
+    volatile long go = 0;
+    sync_report r;
+    double t0;
+    int i, started = 0, bad = 0;
+    HRESULT hr;
+    if (n > 16) n = 16;
+    for (i = 0; i < n; i++) {
+        args[i].spec = spec; args[i].go = &go; args[i].hr = E_FAIL; args[i].sync = NULL;
+        if (test_thread_run(&threads[i], create_body, &args[i])) started++;
+    }
+    go = 1;
+    for (i = 0; i < started; i++) test_thread_join(threads[i]);
+    for (i = 0; i < started; i++) {
+        printf("create%d=0x%08lX\n", i, (unsigned long)(ULONG)args[i].hr);
+        bad += FAILED(args[i].hr) || !args[i].sync;
+    }
+    if (args[0].sync) {
+        memset(&r, 0, sizeof r);
+        sync_host_run((IUnknown *)args[0].sync, SYNC_DOWNLOAD_CONTENTS, 0, 0, 30000, &r);
+        printf("sync=0x%08lX done=0x%08lX progress=%d\n", (unsigned long)(ULONG)r.sync_hr,
+               (unsigned long)(ULONG)r.done_hr, r.progress);
+        bad += r.done_hr != S_OK || !r.signalled;
+    }
+    for (i = 0; i < started; i++) if (args[i].sync) args[i].sync->lpVtbl->Release(args[i].sync);
+    t0 = test_now_ms();
+    hr = MapiSyncShutdownPython();
+    printf("shutdown=0x%08lX ms=%.0f\n", (unsigned long)(ULONG)hr, test_now_ms() - t0);
+    bad += hr != S_OK;
+    printf("result=%s\n", bad ? "FAILED" : "ok");
+    return bad ? 1 : 0;
+}
+
+/* ---- inflight: shut Python down while a sync runs on a host thread */
+typedef struct { IMAPISync *sync; sync_report report; } inflight_arg;
+
+static void inflight_body(void *p)
+{
+    inflight_arg *a = (inflight_arg *)p;
+    sync_host_run((IUnknown *)a->sync, SYNC_DOWNLOAD_CONTENTS, 0, 0, 60000, &a->report);
+}
+
+static int inflight_case(const char *spec)
+{
+    inflight_arg a;
+    test_thread t;
+    double t0, shutdown_ms;
+    int waited;
+    HRESULT hr;
+    memset(&a, 0, sizeof a);
+    hr = MapiSyncCreateFromPython(spec, &IID_IMAPISync, (void **)&a.sync);
+    printf("create=0x%08lX %s\n", (unsigned long)(ULONG)hr, MapiSyncPythonError());
+    if (FAILED(hr) || !test_thread_run(&t, inflight_body, &a)) return 1;
+    for (waited = 0; a.report.progress < 1 && waited < 20000; waited += 5) test_sleep_ms(5);
+    printf("progress_before_shutdown=%d\n", a.report.progress);
+    t0 = test_now_ms();
+    hr = MapiSyncShutdownPython();
+    shutdown_ms = test_now_ms() - t0;
+    test_thread_join(t);  /* the host waited on the done handle: it must have been signalled */
+    printf("shutdown=0x%08lX shutdown_ms=%.0f\n", (unsigned long)(ULONG)hr, shutdown_ms);
+    printf("done=0x%08lX dones=%d signalled=%d refs_left=%d after_done=%d\n", (unsigned long)(ULONG)a.report.done_hr,
+           a.report.dones, a.report.signalled, a.report.refs_left, a.report.after_done);
+    a.sync->lpVtbl->Release(a.sync);  /* parked: answers 0 without entering the dead interpreter */
+    printf("result=%s\n", hr == S_OK && a.report.dones == 1 && a.report.signalled ? "ok" : "FAILED");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc;
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 3 && strcmp(argv[1], "run") == 0) rc = run(argv[2]);
     else if (argc >= 4 && strcmp(argv[1], "error") == 0) rc = error_case(argv[2], argv[3]);
-    else { fprintf(stderr, "usage: embed_host run SPEC | error SPEC sync|callback\n"); rc = 2; }
+    else if (argc >= 4 && strcmp(argv[1], "threads") == 0) rc = threads_case(argv[2], atoi(argv[3]));
+    else if (argc >= 3 && strcmp(argv[1], "inflight") == 0) rc = inflight_case(argv[2]);
+    else { fprintf(stderr, "usage: embed_host run SPEC | error SPEC sync|callback | threads SPEC N | inflight SPEC\n"); rc = 2; }
     return rc;
 }

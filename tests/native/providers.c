@@ -5,8 +5,15 @@
  */
 #include "testsupport.h"
 #include "mapisync_done.h"
+#include <stdint.h>
 
-enum fault { GOOD, NO_DONE, DONE_TWICE, PROGRESS_AFTER_DONE, KEEPS_CALLBACK, CALLER_THREAD, WRONG_HANDLE, LATE };
+enum fault { GOOD, NO_DONE, DONE_TWICE, PROGRESS_AFTER_DONE, KEEPS_CALLBACK, CALLER_THREAD, WRONG_HANDLE, LATE,
+             NULL_HANDLE, INVALID_HANDLE, CLOSED_HANDLE, REUSED_HANDLE };
+
+/* REUSED_HANDLE: what now holds the number the provider gave the host (-1 until then). The
+ * test checks the host never closed it. */
+static volatile long reused_number = -1;
+TEST_API long Reused_Number(void) { return reused_number; }
 
 typedef struct { IMAPISync itf; volatile long refs; enum fault fault; } BrokenProvider;
 
@@ -23,6 +30,8 @@ static void broken_thread(void *arg)
     broken_job *job = (broken_job *)arg;
     IMAPISyncProgressCallback *cb = job->cb;
     HANDLE reported = job->done.host;
+    if (job->fault == NULL_HANDLE) reported = NULL;
+    if (job->fault == INVALID_HANDLE) reported = (HANDLE)(intptr_t)-1;
     if (job->fault == LATE) test_sleep_ms(700);  /* past the host's timeout in the tests */
     cb->lpVtbl->Progress(cb, step, 1, 2);
     cb->lpVtbl->Progress(cb, step, 2, 2);
@@ -75,7 +84,18 @@ static HRESULT STDMETHODCALLTYPE b_SynchronizeInBackground(IMAPISync *This, MAPI
     if (!MapiSyncDoneCreate(&job->done)) { job->cb->lpVtbl->Release(job->cb); free(job); return E_FAIL; }
     if (fault == CALLER_THREAD)  /* a report before returning, on the caller's thread */
         job->cb->lpVtbl->Progress(job->cb, step, 0, 2);
-    *sib->phSyncDoneEvent = job->done.host;
+    *sib->phSyncDoneEvent = fault == NULL_HANDLE ? NULL
+                          : fault == INVALID_HANDLE ? (HANDLE)(intptr_t)-1 : job->done.host;
+    if (fault == CLOSED_HANDLE || fault == REUSED_HANDLE) {  /* hands over a handle it has closed */
+        MapiSyncDoneClose(job->done.host);
+        if (fault == REUSED_HANDLE) {  /* ...and something else takes the number at once */
+            MapiSyncDone other;
+            if (MapiSyncDoneCreate(&other)) {
+                MapiSyncDoneClose(other.private_copy);
+                reused_number = (long)(intptr_t)other.host;  /* kept open: it is not the host's to close */
+            }
+        }
+    }
     if (!test_thread_run(&thread, broken_thread, job)) return E_FAIL;  /* tests only: leaks on failure */
     test_thread_detach(thread);
     return S_OK;
@@ -108,3 +128,7 @@ TEST_API HRESULT KeepsCallback_GetObject(const GUID *riid, void **ppv) { return 
 TEST_API HRESULT CallerThread_GetObject(const GUID *riid, void **ppv) { return make(CALLER_THREAD, riid, ppv); }
 TEST_API HRESULT WrongHandle_GetObject(const GUID *riid, void **ppv) { return make(WRONG_HANDLE, riid, ppv); }
 TEST_API HRESULT Late_GetObject(const GUID *riid, void **ppv) { return make(LATE, riid, ppv); }
+TEST_API HRESULT NullHandle_GetObject(const GUID *riid, void **ppv) { return make(NULL_HANDLE, riid, ppv); }
+TEST_API HRESULT InvalidHandle_GetObject(const GUID *riid, void **ppv) { return make(INVALID_HANDLE, riid, ppv); }
+TEST_API HRESULT ClosedHandle_GetObject(const GUID *riid, void **ppv) { return make(CLOSED_HANDLE, riid, ppv); }
+TEST_API HRESULT ReusedHandle_GetObject(const GUID *riid, void **ppv) { return make(REUSED_HANDLE, riid, ppv); }

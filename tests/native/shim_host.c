@@ -3,12 +3,15 @@
  * It loads a provider library, gets IMAPISync from its MapiSyncGetObject, runs one sync
  * with a native callback (sync_host.c) and prints what it saw.
  *
- *   shim_host LIBRARY
+ *   shim_host LIBRARY          (Windows: the path may hold any character; it is read wide)
+ *   shim_host --load-bare NAME  only LoadLibrary(NAME) by a bare name, as a careless host would
  */
 #include "testsupport.h"
 #include "sync_report.h"
 #ifndef _WIN32
 #  include <dlfcn.h>
+#else
+#  include <shellapi.h>
 #endif
 typedef HRESULT (*factory_fn)(const GUID *riid, void **ppv);
 
@@ -21,8 +24,14 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 2) { fprintf(stderr, "usage: shim_host LIBRARY\n"); return 2; }
 #ifdef _WIN32
+    if (argc >= 3 && strcmp(argv[1], "--load-bare") == 0) {
+        printf("loaded=%d\n", LoadLibraryA(argv[2]) != NULL);
+        return 0;
+    }
     {
-        HMODULE lib = LoadLibraryA(argv[1]);
+        int wargc;
+        wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &wargc);
+        HMODULE lib = wargv && wargc >= 2 ? LoadLibraryW(wargv[1]) : NULL;
         FARPROC fn = lib ? GetProcAddress(lib, "MapiSyncGetObject") : NULL;
         memcpy(&factory, &fn, sizeof factory);
     }

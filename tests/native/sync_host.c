@@ -48,6 +48,7 @@ typedef struct {
     Session *session;
     MapiSyncDone reuse;     /* close_in_done: the handle created after closing */
     int have_reuse;
+    HANDLE *volatile stored; /* the host's *phSyncDoneEvent, read inside Done */
 } HostCallback;
 
 static HostCallback *hc(IMAPISyncProgressCallback *This) { return (HostCallback *)This; }
@@ -114,6 +115,7 @@ static HRESULT STDMETHODCALLTYPE h_Done(IMAPISyncProgressCallback *This, HANDLE 
     c->report->dones++;
     c->report->done_hr = hr;
     c->done_handle = handle;
+    if (c->stored && *c->stored != handle) c->report->done_before_handle++;
     if (c->close_in_done && c->report->dones == 1) {
         /* The host may close the handle inside Done. A new handle made right away is likely
          * to reuse the number: the provider must never signal it. */
@@ -170,6 +172,7 @@ TEST_API HRESULT sync_host_run(IUnknown *provider, ULONG flags, int cancel_at, i
     sib.psesSync = (struct IMAPISession *)&session.itf;
     sib.punkCallBack = (IUnknown *)&c.itf;
     sib.phSyncDoneEvent = &handle;
+    c.stored = &handle;  /* a host that finds its sync through this variable, inside Done */
     r->sync_hr = sync->lpVtbl->SynchronizeInBackground(sync, &sib);
     sync->lpVtbl->Release(sync);
     if (SUCCEEDED(r->sync_hr)) {
@@ -279,4 +282,26 @@ TEST_API int sync_host_concurrent_each(IUnknown *provider, int n, const int *can
 TEST_API int sync_host_concurrent(IUnknown *provider, int n, int cancel_at, sync_report *reports)
 {
     return sync_host_concurrent_each(provider, n, NULL, cancel_at, reports);
+}
+
+/* One sync on a detached host thread; returns at once. The report fills in as it runs. */
+typedef struct { IUnknown *provider; sync_report *report; } start_arg;
+
+static void start_body(void *p)
+{
+    start_arg a = *(start_arg *)p;
+    free(p);
+    sync_host_run(a.provider, SYNC_DOWNLOAD_CONTENTS, 0, 0, 60000, a.report);
+}
+
+TEST_API int sync_host_start(IUnknown *provider, sync_report *report)
+{
+    start_arg *a = (start_arg *)malloc(sizeof *a);
+    test_thread t;
+    if (!a) return 0;
+    a->provider = provider;
+    a->report = report;
+    if (!test_thread_run(&t, start_body, a)) { free(a); return 0; }
+    test_thread_detach(t);
+    return 1;
 }

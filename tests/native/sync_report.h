@@ -18,6 +18,7 @@ typedef struct {
     int min_refs_in_calls;  /* the fewest callback references seen inside a callback (host's + provider's) */
     int session_min_refs;   /* the fewest session references seen inside a callback */
     int session_refs_left;  /* session references the provider still held once signalled */
+    int done_before_handle; /* Done came while *phSyncDoneEvent did not yet hold its handle */
 } sync_report;
 
 HRESULT sync_host_run(IUnknown *provider, ULONG flags, int cancel_at, int close_in_done, int timeout_ms,

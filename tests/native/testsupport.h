@@ -121,6 +121,21 @@ static inline void test_sleep_ms(int ms)
 #endif
 }
 
+/* A monotonic clock, in milliseconds. */
+static inline double test_now_ms(void)
+{
+#ifdef _WIN32
+    LARGE_INTEGER count, frequency;
+    QueryPerformanceCounter(&count);
+    QueryPerformanceFrequency(&frequency);
+    return 1000.0 * (double)count.QuadPart / (double)frequency.QuadPart;
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return 1000.0 * (double)t.tv_sec + (double)t.tv_nsec / 1e6;
+#endif
+}
+
 /* ---- failure messages collected into a caller's buffer */
 typedef struct { char *buf; size_t len; size_t used; int failures; } test_report;
 
