@@ -13,10 +13,25 @@
  * Python 3.9+. Compile it into your host, or load the shim library that mapisync_ctypes
  * installs, which exports these functions and MapiSyncGetObject (see the README).
  *
- * Which Python: the one already running in the process, if any; else the library named
- * by $MAPISYNC_PYTHON (e.g. /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0, or
- * C:\Python313\python313.dll); else the usual names (python3.dll, libpython3.X.so.1.0).
+ * Which Python, in this order:
+ *   1. the one already running in the process (a Python program, or a host that embeds one);
+ *   2. the library named by MapiSyncSetPythonLibrary, the shim's config file (python = ...)
+ *      or $MAPISYNC_PYTHON; on Windows it must be a full path (UTF-8 here, read wide);
+ *   3. Windows: the newest CPython 3.9+ registered under PEP 514 (HKCU, then HKLM) for this
+ *      process's bitness; then a python3.dll beside the shim; then python3.dll from the
+ *      application's folder or System32. Never from the current folder or PATH, where anyone
+ *      may have planted one. Elsewhere: libpython3.X.so.1.0 by the loader's usual search.
  * That Python must be able to import mapisync_ctypes and the factory's module.
+ *
+ * Threads and lifetime, the rules a host can rely on:
+ *   - any host thread may call in, the first create included. An interpreter started here
+ *     runs on a thread of its own, which also finalizes it;
+ *   - one process has one interpreter and one record of its state: every copy of this code
+ *     in the process (the shim copied beside several providers) uses the first copy loaded,
+ *     so a copy never restarts an interpreter another copy finalized. (A copy compiled into
+ *     a program rather than a library finds the library copies, but they cannot find it.);
+ *   - success always comes with a valid pointer: a factory that raises COMError with a
+ *     success code gives E_FAIL, and *ppv is NULL on every failure.
  */
 #ifndef MAPISYNC_PYTHON_H
 #define MAPISYNC_PYTHON_H
@@ -49,7 +64,7 @@ extern "C" {
  *   MAPI_E_NO_SUPPORT          no usable Python runtime was found
  *   MAPISYNC_E_PYTHON_IMPORT   the module, or the factory in it, cannot be imported
  *   E_NOINTERFACE              the object does not implement riid (or is not a COMObject)
- *   E_UNEXPECTED               called after MapiSyncShutdownPython
+ *   E_UNEXPECTED               called after (or during) MapiSyncShutdownPython
  *   anything else              the factory raised: COMError(hr) gives hr, other exceptions
  *                              map as for COM methods (ValueError -> E_INVALIDARG, ... E_FAIL)
  * On failure *ppv is NULL and MapiSyncPythonError() says why.
@@ -58,9 +73,15 @@ MAPISYNC_PYTHON_API HRESULT MapiSyncCreateFromPython(const char *spec, const IID
 
 /*
  * Finalizes the interpreter if MapiSyncCreateFromPython started it (S_OK), else leaves it
- * alone (S_FALSE). Before finalizing, every Python COM object's vtable is switched to native
- * stubs: calls that arrive afterwards on objects the host still holds return E_UNEXPECTED
- * (AddRef/Release return 0) and never enter Python. Call it once, at the end.
+ * alone (S_FALSE; also for a second call). Any thread may call it, except from inside a call
+ * into a Python object (E_UNEXPECTED: the interpreter's own thread would wait for it).
+ *
+ * In order: creates already inside Python finish, and later ones get E_UNEXPECTED; every
+ * background sync a Python provider still runs ends with Done(handle, E_ABORT) and its done
+ * handle signalled, within 2 seconds (mapisync_ctypes SHUTDOWN_GRACE) plus the host's own time
+ * inside Done; every Python COM object's vtable is switched to native stubs, so calls on
+ * objects the host still holds return E_UNEXPECTED (AddRef/Release 0) and never enter Python;
+ * then the interpreter is finalized (which, as always, waits for non-daemon Python threads).
  */
 MAPISYNC_PYTHON_API HRESULT MapiSyncShutdownPython(void);
 
@@ -74,6 +95,12 @@ MAPISYNC_PYTHON_API HRESULT MapiSyncSetPythonLibrary(const char *path);
 /* Internal, for mapisync_ctypes: fills `table` with native stubs that return E_UNEXPECTED
  * ([QueryInterface, AddRef/Release, methods of 0..8 argument words]); returns how many. */
 MAPISYNC_PYTHON_API int MapiSyncDeadStubs(void **table, int size);
+
+/* Internal: the process-wide state every copy of this code shares (see above). */
+MAPISYNC_PYTHON_API void *MapiSyncRuntimeV1(void);
+
+/* For tests: C-API calls made without the GIL, counted when MAPISYNC_GIL_CHECK=1. */
+MAPISYNC_PYTHON_API long MapiSyncPythonGilViolations(void);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,8 @@ def host_env(**extra: str) -> dict:
 def run_host(args, **extra):
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120,
                             env=host_env(**extra), stdin=subprocess.DEVNULL)
+    # MAPISYNC_GIL_CHECK=1 (conftest) reaches the embedded Python and mapisync_python.c alike
+    assert "without the GIL" not in result.stderr, result.stderr
     values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     return result, values
 
