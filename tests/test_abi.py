@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import mapisync_ctypes as m
-from mapisync_ctypes import IMAPISyncProgressCallback, com_pointer, wrap
+from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, wrap
 from mapisync_ctypes.interfaces import INTERFACES
 
 from support import Recorder
@@ -35,10 +35,25 @@ def test_c_compiled_stdcall_caller_and_python_callee_agree(native):
     finally:
         native.host.host_release(address, 1)
     if WIN32:
-        assert moved == 0, f"the stack pointer moved after {moved} of 2000 calls"
+        assert moved == 0, f"the stack pointer moved after {moved} of 14000 calls"
     else:
         assert moved == -1  # nothing to measure with one convention
-    assert len(obj.events) == (2000 if WIN32 else 0)
+    assert len(obj.events) == (6000 if WIN32 else 0)  # Progress, Error and Done, 2000 each
+
+
+class Silent(COMObject):
+    """Defines no method: every slot after IUnknown is an E_NOTIMPL stub."""
+
+    _com_interfaces_ = [IMAPISyncProgressCallback]
+
+
+def test_c_compiled_stdcall_caller_and_e_notimpl_stubs_agree(native):
+    address = com_pointer(Silent(), IMAPISyncProgressCallback)
+    try:
+        moved = native.host.host_stack_balance(address, 2000)
+    finally:
+        native.host.host_release(address, 1)
+    assert moved == (0 if WIN32 else -1), f"the stack pointer moved after {moved} calls"
 
 
 def test_python_caller_and_c_compiled_stdcall_callee_agree(native):

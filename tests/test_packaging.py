@@ -80,16 +80,17 @@ def test_a_missing_native_library_is_said_out_loud(tmp_path):
     import shutil
     shutil.copytree(Path(m.__file__).parent, copy, copy_function=shutil.copyfile,  # Wine lacks CopyFile2
                     ignore=shutil.ignore_patterns("*.so", "*.dll", "*.dylib", "__pycache__"))
+    first = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); "  # PYTHONPATH would not do: ._pth trees ignore it
     run = subprocess.run([sys.executable, "-W", "default", "-c",
-                          "import mapisync_ctypes as m; print(m.BACKEND); print(m.shim_path())"],
+                          first + "import mapisync_ctypes as m; print(m.BACKEND); print(m.shim_path())"],
                          capture_output=True, text=True, timeout=60, cwd=str(tmp_path),
-                         env=dict(os.environ, PYTHONPATH=str(tmp_path), MAPISYNC_BACKEND=""))
+                         env=dict(os.environ, MAPISYNC_BACKEND=""))
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["ctypes", "None"]
     assert "native library was not built" in run.stderr
-    info = subprocess.run([sys.executable, "-m", "mapisync_ctypes", "info"], capture_output=True, text=True,
-                          timeout=60, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=str(tmp_path),
-                                                                  MAPISYNC_BACKEND=""))
+    info = subprocess.run([sys.executable, "-c", first + "from mapisync_ctypes.tools.cli import main; main(['info'])"],
+                          capture_output=True, text=True, timeout=60, cwd=str(tmp_path),
+                          env=dict(os.environ, MAPISYNC_BACKEND=""))
     assert "native backend could not load: the native library was not built" in info.stdout
     assert "reference host: not built" in info.stdout
 
@@ -99,8 +100,9 @@ def test_forcing_the_native_backend_without_it_fails_clearly(tmp_path):
     import shutil
     shutil.copytree(Path(m.__file__).parent, copy, copy_function=shutil.copyfile,  # Wine lacks CopyFile2
                     ignore=shutil.ignore_patterns("*.so", "*.dll", "*.dylib", "__pycache__"))
-    run = subprocess.run([sys.executable, "-c", "import mapisync_ctypes as m; m.COMObject"],
+    run = subprocess.run([sys.executable, "-c",
+                          f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import mapisync_ctypes as m; m.COMObject"],
                          capture_output=True, text=True, timeout=60, cwd=str(tmp_path),
-                         env=dict(os.environ, PYTHONPATH=str(tmp_path), MAPISYNC_BACKEND="native"))
+                         env=dict(os.environ, MAPISYNC_BACKEND="native"))
     assert run.returncode != 0
     assert "MAPISYNC_BACKEND=native, but the native backend cannot load" in run.stderr

@@ -95,7 +95,7 @@ def _int_coercer(size: int, signed: bool, name: str) -> Callable[[Any], int]:
                 value = operator.index(value)  # bool, IntEnum, numpy integers
         if not low <= value <= high:
             raise ValueError(f"{value!r} does not fit in a {bits}-bit {name} ({span})")
-        return value & mask
+        return int(value) & mask
 
     return coerce
 
@@ -217,8 +217,8 @@ def boundary(ctype: Any) -> Boundary:
         def adapt(address: Optional[int], ctype: Any = ctype) -> Any:
             return ctypes.cast(address, ctype) if address else None
         found = Boundary(K_PTR, ctype, _null_to_none, adapt, _pointer_preparer(ctype), _coerce_address)
-    elif isinstance(ctype, type) and issubclass(ctype, ctypes._SimpleCData) and ctype._type_ in "bBhHiIlLqQ?":
-        size, signed = ctypes.sizeof(ctype), ctype._type_ in "bhilq"
+    elif isinstance(ctype, type) and issubclass(ctype, ctypes._SimpleCData) and getattr(ctype, "_type_", "") in "bBhHiIlLqQ?":
+        size, signed = ctypes.sizeof(ctype), getattr(ctype, "_type_") in "bhilq"
         name = _INT_NAMES.get((size, signed), f"{'signed' if signed else 'unsigned'} integer")
         low = -(1 << (8 * size - 1)) if signed else 0
         found = Boundary(K_INT | size | (K_SIGNED if signed else 0), ctype, None, None, None,

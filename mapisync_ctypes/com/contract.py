@@ -95,7 +95,7 @@ def dead_stubs() -> Optional[List[int]]:
     try:
         table = (ctypes.c_void_p * 16)()
         count = ctypes.CDLL(path).MapiSyncDeadStubs(table, 16)
-        return [int(table[i]) for i in range(count)]
+        return [int(table[i] or 0) for i in range(count)]
     except (OSError, AttributeError):
         logger.debug("could not load the native stubs from %s", path, exc_info=True)
         return None

@@ -156,8 +156,7 @@ def _internal_error(where: str, result: int) -> int:
 # The IUnknown thunks are shared by every class and interface. Each catches everything
 # itself: an exception escaping a ctypes callback would return 0, which is S_OK.
 
-@IUnknown.methods[0].prototype
-def _query_interface(this: int, riid: Any, ppv: Any) -> int:
+def _query_interface_py(this: int, riid: Any, ppv: Any) -> int:
     try:
         if not ppv:
             return E_POINTER
@@ -183,8 +182,7 @@ def _query_interface(this: int, riid: Any, ppv: Any) -> int:
         return _internal_error("QueryInterface", E_UNEXPECTED)
 
 
-@IUnknown.methods[1].prototype
-def _add_ref(this: int) -> int:
+def _add_ref_py(this: int) -> int:
     try:
         block = _live_blocks.get(this)
         if block is not None:
@@ -203,8 +201,7 @@ def _add_ref(this: int) -> int:
         return _internal_error("AddRef", 0)
 
 
-@IUnknown.methods[2].prototype
-def _release(this: int) -> int:
+def _release_py(this: int) -> int:
     try:
         block = _live_blocks.get(this)
         if block is not None:
@@ -231,6 +228,11 @@ def _release(this: int) -> int:
     except BaseException:
         return _internal_error("Release", 0)
 
+
+# the ctypes callbacks every vtable's IUnknown slots hold
+_query_interface: Any = IUnknown.methods[0].prototype(_query_interface_py)
+_add_ref: Any = IUnknown.methods[1].prototype(_add_ref_py)
+_release: Any = IUnknown.methods[2].prototype(_release_py)
 
 BACKEND = CtypesBackend()
 lifecycle.on_shutdown(lifecycle.PARK, BACKEND.park)

@@ -60,7 +60,11 @@ def track(obj: Any) -> None:
         return
     obj.__dict__["_com_created_"] = "".join(traceback.format_stack()[:-2])
     key = id(obj)
-    _tracked[key] = weakref.ref(obj, lambda _, key=key: _tracked.pop(key, None))
+
+    def forget(_: Any) -> None:
+        _tracked.pop(key, None)
+
+    _tracked[key] = weakref.ref(obj, forget)
 
 
 def tracked() -> List[Any]:

@@ -8,6 +8,7 @@ in :mod:`.boundary`.
 """
 
 import ctypes
+import functools
 from ctypes import Structure
 from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -91,9 +92,9 @@ class Method:
             elif prepare is not None:
                 converters.append(prepare)
             elif kind == K_TEXT and not IS_WINDOWS:
-                converters.append(lambda value, i=i: _encode_or_none(coerce(i, value)))
+                converters.append(_encoding(coerce, i))
             else:
-                converters.append(lambda value, i=i: coerce(i, value))
+                converters.append(functools.partial(coerce, i))
         return converters
 
     def __repr__(self) -> str:
@@ -101,8 +102,12 @@ class Method:
         return f"<Method {self.where}({args}) slot {self.index}>"
 
 
-def _encode_or_none(text: Optional[str]) -> Optional[bytes]:
-    return None if text is None else _text.encode(text)
+def _encoding(coerce: Callable[[int, Any], Any], i: int) -> Callable[[Any], Optional[bytes]]:
+    """Parameter i's text, checked, then NUL-terminated UTF-16 bytes (None stays None)."""
+    def encode(value: Any) -> Optional[bytes]:
+        text = coerce(i, value)
+        return None if text is None else _text.encode(text)
+    return encode
 
 
 def _named(method: Method, param: Param, convert: Any) -> Callable[[Any], Any]:

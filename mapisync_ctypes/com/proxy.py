@@ -9,7 +9,7 @@ crash). Methods carry the documented names; a failure HRESULT raises COMError.
 import ctypes
 import threading
 from ctypes import c_void_p
-from typing import Any, Callable, Dict, List, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple, Type
 
 from .backends import active
 from .declare import Interface, Method
@@ -92,6 +92,9 @@ class Proxy:
         state = f"0x{self._this:x}" if self._this else "released"
         return f"<{type(self).__name__} {state}>"
 
+    if TYPE_CHECKING:  # the interface's methods are generated from its declaration
+        def __getattr__(self, name: str) -> Any: ...
+
     # -- IUnknown --------------------------------------------------------
     def QueryInterface(self, interface: Interface) -> "Proxy":
         """A new proxy for ``interface`` (raises COMError, e.g. E_NOINTERFACE)."""
@@ -117,7 +120,7 @@ def _address(value: Any) -> int:
         raise ValueError("cannot wrap a NULL interface pointer")
     if value < 0 or value >= 1 << (8 * ctypes.sizeof(c_void_p)):
         raise ValueError(f"{value:#x} is not a valid address")
-    return value
+    return int(value)
 
 
 def _slot_functions(interface: Interface, vtable: int) -> List[Any]:

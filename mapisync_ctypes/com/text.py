@@ -22,7 +22,8 @@ def decode(address: Optional[int]) -> Optional[str]:
         return None
     # cffi scans for the terminator and converts in C; pairs are joined,
     # lone surrogates are kept as code points.
-    return _string(_cast(_char16_p, address))
+    text: str = _string(_cast(_char16_p, address))
+    return text
 
 
 def replace_lone_surrogates(text: Optional[str]) -> Optional[str]:

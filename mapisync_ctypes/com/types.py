@@ -27,7 +27,10 @@ WCHAR = c_uint16
 
 # __stdcall on 32-bit Windows; x64 Windows has one convention, and there WINFUNCTYPE is
 # CFUNCTYPE; elsewhere COM vtables use the platform C convention.
-FUNCTYPE = ctypes.WINFUNCTYPE if IS_WINDOWS else ctypes.CFUNCTYPE
+if sys.platform == "win32":
+    FUNCTYPE: Any = ctypes.WINFUNCTYPE
+else:
+    FUNCTYPE: Any = ctypes.CFUNCTYPE
 
 
 class HANDLE(c_void_p):

@@ -19,11 +19,12 @@ import select
 import stat
 import sys
 import threading
-from typing import Callable, Optional, Set
+from typing import Callable, Optional, Set, Tuple
 
 __all__ = ["DoneSignal", "HostHandle", "open_descriptors", "wait_done", "close_done", "KIND"]
 
 IS_WINDOWS = sys.platform == "win32"
+Identity = Tuple[int, int, Optional[str], bool]  # device, inode, eventfd id, an eventfd or a pipe
 _POINTER_MASK = (1 << (8 * ctypes.sizeof(ctypes.c_void_p))) - 1
 
 
@@ -38,7 +39,7 @@ def _libc_eventfd() -> Optional[Callable[[int, int], int]]:
     function.restype, function.argtypes = ctypes.c_int, [ctypes.c_uint, ctypes.c_int]
 
     def eventfd(initval: int, flags: int) -> int:
-        fd = function(initval, flags)
+        fd: int = function(initval, flags)
         if fd < 0:
             error = ctypes.get_errno()
             raise OSError(error, os.strerror(error))
@@ -52,7 +53,7 @@ _EFD_CLOEXEC = getattr(os, "EFD_CLOEXEC", 0o2000000)  # the Linux value
 HAS_EVENTFD = _eventfd is not None
 KIND = "event" if IS_WINDOWS else ("eventfd" if HAS_EVENTFD else "pipe")
 
-if IS_WINDOWS:
+if sys.platform == "win32":
     from ctypes import wintypes
 
     _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
@@ -86,7 +87,7 @@ class DoneSignal:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._private: Optional[int] = None
-        if IS_WINDOWS:
+        if sys.platform == "win32":
             handle = _kernel32.CreateEventW(None, True, False, None)
             if not handle:
                 raise _win_error("CreateEventW")
@@ -98,7 +99,7 @@ class DoneSignal:
                 _kernel32.CloseHandle(handle)
                 raise error
             self.handle, self._private = int(handle), int(private.value)
-        elif HAS_EVENTFD:
+        elif _eventfd is not None:
             fd = _eventfd(0, _EFD_CLOEXEC)
             try:
                 self._private = os.dup(fd)
@@ -116,7 +117,7 @@ class DoneSignal:
             private, self._private = self._private, None
         if private is None:
             return
-        if IS_WINDOWS:
+        if sys.platform == "win32":
             _kernel32.SetEvent(private)
             _kernel32.CloseHandle(private)
         elif HAS_EVENTFD:
@@ -138,7 +139,7 @@ class DoneSignal:
 
 def wait_done(handle: int, timeout: Optional[float]) -> bool:
     """Host side: wait until ``handle`` is signalled; False on timeout (or a bad handle)."""
-    if IS_WINDOWS:
+    if sys.platform == "win32":
         ms = _INFINITE if timeout is None else max(0, int(timeout * 1000))
         return _kernel32.WaitForSingleObject(handle, ms) == _WAIT_OBJECT_0
     poller = select.poll()
@@ -149,7 +150,7 @@ def wait_done(handle: int, timeout: Optional[float]) -> bool:
 
 def close_done(handle: int) -> None:
     """Host side: close the handle (CloseHandle on Windows, close() elsewhere)."""
-    if IS_WINDOWS:
+    if sys.platform == "win32":
         _kernel32.CloseHandle(handle)
     else:
         os.close(handle)
@@ -167,13 +168,13 @@ class HostHandle:
     /proc/self; elsewhere only by inode.
     """
 
-    def __init__(self, value: int, before: "Optional[Set[tuple]]" = None) -> None:
+    def __init__(self, value: int, before: "Optional[Set[Identity]]" = None) -> None:
         self.value = value
         self.problem: Optional[str] = None
-        self._identity: Optional[tuple] = None
+        self._identity: Optional[Identity] = None
         if not value:
             self.problem = "a NULL handle"
-        elif IS_WINDOWS:
+        elif sys.platform == "win32":
             if value in (_POINTER_MASK, _POINTER_MASK - 1):  # INVALID_HANDLE_VALUE, the current thread
                 self.problem = f"0x{value:x}, which is not a handle to wait on (INVALID_HANDLE_VALUE?)"
             elif not _kernel32.GetHandleInformation(value, ctypes.byref(wintypes.DWORD())):
@@ -181,7 +182,7 @@ class HostHandle:
         else:
             self._identity = self._inspect(before)
 
-    def _inspect(self, before: "Optional[Set[tuple]]") -> Optional[tuple]:
+    def _inspect(self, before: "Optional[Set[Identity]]") -> Optional[Identity]:
         fd = self.value
         if not 0 <= fd <= 0x7FFFFFFF:
             self.problem = f"{fd} (0x{fd:x}), which is not a file descriptor (INVALID_HANDLE_VALUE?)"
@@ -204,7 +205,7 @@ class HostHandle:
         """True once signalled; False on timeout, or when the handle went bad (see ``problem``)."""
         if self.problem:
             return False
-        if IS_WINDOWS:
+        if sys.platform == "win32":
             ms = _INFINITE if timeout is None else max(0, int(timeout * 1000))
             outcome = _kernel32.WaitForSingleObject(self.value, ms)
             if outcome == _WAIT_FAILED:
@@ -222,7 +223,7 @@ class HostHandle:
         """Close the handle if it is still the one the provider stored; else say why not."""
         if self.problem:
             return None  # never ours to close
-        if IS_WINDOWS:
+        if sys.platform == "win32":
             _kernel32.CloseHandle(self.value)
             return None
         if _identity(self.value) != self._identity:
@@ -235,7 +236,7 @@ class HostHandle:
 _HAS_PROC = os.path.isdir("/proc/self/fd")
 
 
-def _identity(fd: int) -> Optional[tuple]:
+def _identity(fd: int) -> Optional[Identity]:
     """(device, inode, eventfd id, waitable kind) of an open descriptor, or None if it is not
     open. All eventfds share one inode; Linux 6.x tells them apart by an id in fdinfo."""
     try:
@@ -267,7 +268,7 @@ def _readable(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
-def _duplicated(fd: int, identity: tuple) -> bool:
+def _duplicated(fd: int, identity: Identity) -> bool:
     """Another descriptor in this process refers to the same eventfd or pipe."""
     for name in os.listdir("/proc/self/fd"):
         other = int(name)
@@ -276,10 +277,10 @@ def _duplicated(fd: int, identity: tuple) -> bool:
     return False
 
 
-def open_descriptors() -> "Optional[Set[tuple]]":
+def open_descriptors() -> "Optional[Set[Identity]]":
     """The identities of every descriptor open now (Linux), to tell a provider's new handle
     from one that was open before; None where that cannot be known."""
-    if IS_WINDOWS or not _HAS_PROC:
+    if sys.platform == "win32" or not _HAS_PROC:
         return None
     found = set()
     for name in os.listdir("/proc/self/fd"):

@@ -18,6 +18,7 @@ HRESULT.
 
 import ctypes
 import logging
+import sys
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -91,7 +92,8 @@ class SyncJob:
             if self._stopped_by is not None:
                 raise SyncCancelled(self._stopped_by, "the host has already stopped this sync")
             try:
-                return getattr(self._callback, method)(*args)
+                answer: int = getattr(self._callback, method)(*args)
+                return answer
             except COMError as exc:
                 self._stopped_by = exc.hresult
                 raise SyncCancelled(exc.hresult, f"the host answered {method} with a failure") from None
@@ -292,12 +294,13 @@ class MAPIThreadProvider(SyncProvider):
             _mapi32().MAPIUninitialize()
 
 
-_mapi32_dll = None
+_mapi32_dll: Any = None
 
 
-def _mapi32():
+def _mapi32() -> Any:
+    """mapi32.dll, with the two functions a MAPI thread needs declared (Windows only)."""
     global _mapi32_dll
-    if _mapi32_dll is None:
+    if _mapi32_dll is None and sys.platform == "win32":
         dll = ctypes.WinDLL("mapi32")
         dll.MAPIInitialize.restype = ctypes.c_int32
         dll.MAPIInitialize.argtypes = [ctypes.c_void_p]

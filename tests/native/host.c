@@ -277,11 +277,15 @@ TEST_API int host_spin_progress(IMAPISyncProgressCallback *cb)
     return 1;
 }
 
-/* On 32-bit x86: calls Progress n times and counts calls after which the stack pointer
- * moved. A stdcall callee pops its arguments; one built as cdecl does not, which moves ESP
- * (or crashes). The frame pointer keeps this function itself able to return either way.
- * Returns -1 where there is only one calling convention. */
+/* On 32-bit x86: n rounds of every method (QueryInterface, AddRef, Release, Progress, Error,
+ * Done), counting the calls after which the stack pointer moved. A stdcall callee pops its
+ * arguments; one built as cdecl does not, which moves ESP (or crashes). The frame pointer
+ * keeps this function itself able to return either way. Returns -1 where there is only one
+ * calling convention. */
 #if defined(__i386__) && defined(__GNUC__)
+#  define BALANCED(bad, call) do { unsigned before_, after_; \
+        __asm__ volatile("movl %%esp, %0" : "=r"(before_)); call; \
+        __asm__ volatile("movl %%esp, %0" : "=r"(after_)); if (before_ != after_) (bad)++; } while (0)
 __attribute__((optimize("no-omit-frame-pointer")))
 #endif
 TEST_API int host_stack_balance(IMAPISyncProgressCallback *cb, int n)
@@ -289,11 +293,15 @@ TEST_API int host_stack_balance(IMAPISyncProgressCallback *cb, int n)
 #if defined(__i386__) && defined(__GNUC__)
     int bad = 0, i;
     for (i = 0; i < n; i++) {
-        unsigned before, after;
-        __asm__ volatile("movl %%esp, %0" : "=r"(before));
-        cb->lpVtbl->Progress(cb, NULL, (ULONG)i, (ULONG)n);
-        __asm__ volatile("movl %%esp, %0" : "=r"(after));
-        if (before != after) bad++;
+        void *out = NULL;
+        HRESULT hr = S_OK;
+        BALANCED(bad, hr = cb->lpVtbl->QueryInterface(cb, &IID_IUnknown, &out));
+        if (SUCCEEDED(hr) && out) BALANCED(bad, ((IUnknown *)out)->lpVtbl->Release((IUnknown *)out));
+        BALANCED(bad, cb->lpVtbl->AddRef(cb));
+        BALANCED(bad, cb->lpVtbl->Release(cb));
+        BALANCED(bad, cb->lpVtbl->Progress(cb, NULL, (ULONG)i, (ULONG)n));
+        BALANCED(bad, cb->lpVtbl->Error(cb, E_FAIL, NULL));
+        BALANCED(bad, cb->lpVtbl->Done(cb, NULL, S_OK));
     }
     return bad;
 #else
