@@ -112,6 +112,7 @@ typedef ptrdiff_t Py_ssize_t;
 typedef void (*msc_fn)(void);  /* any function pointer, converted back before a call */
 typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *ml_doc; } msc_method_def;
 #define MSC_METH_FASTCALL 0x0080
+#define MSC_VECTORCALL_OFFSET ((size_t)1 << (8 * sizeof(size_t) - 1))  /* PY_VECTORCALL_ARGUMENTS_OFFSET */
 
 /* Every function the core calls, in the order msc_api_name() lists them. The first six
  * manage the GIL itself and may be called without it. */
@@ -132,7 +133,7 @@ typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *
     X(PyObject *, PyLong_FromUnsignedLongLong, (unsigned long long)) \
     X(long long, PyLong_AsLongLong, (PyObject *)) \
     X(unsigned long long, PyLong_AsUnsignedLongLong, (PyObject *)) \
-    X(PyObject *, PyObject_CallMethodObjArgs, (PyObject *, PyObject *, ...)) \
+    X(PyObject *, PyObject_VectorcallDict, (PyObject *, PyObject *const *, size_t, PyObject *)) \
     X(PyObject *, PyObject_CallFunctionObjArgs, (PyObject *, ...)) \
     X(PyObject *, PyErr_Occurred, (void)) \
     X(void, PyErr_Fetch, (PyObject **, PyObject **, PyObject **)) \
@@ -169,7 +170,6 @@ extern struct msc_py py;
 
 extern volatile int32_t msc_alive;     /* 1 between msc_py_init and msc_park */
 extern volatile int32_t msc_inflight;  /* trampoline calls between their alive check and their end */
-extern MSC_TLS int32_t msc_depth;      /* of those, on this thread */
 
 /* ---- entering Python from a native thread */
 typedef struct { int gil; } msc_gil;
@@ -192,8 +192,8 @@ void msc_not_live_from_native(msc_object *o, PyObject *name);  /* without the GI
 typedef struct {
     uint8_t nparams, nwords;
     uint8_t kinds[MSC_MAX_WORDS];
-    PyObject *name;     /* the Python method's name (interned) */
-    PyObject *adapter;  /* NULL: call obj.<name>(*args); else adapter(obj, *args) converts first */
+    PyObject *name;     /* the method's name, for messages */
+    PyObject *callee;   /* the class's function, or an adapter that converts first: callee(obj, *args) */
 } msc_method;
 
 typedef struct msc_vtable_header {

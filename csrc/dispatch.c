@@ -39,48 +39,18 @@ static PyObject *msc_from_native(uint8_t kind, const uintptr_t *w)
     }
 }
 
-static PyObject *msc_call_n(PyObject *callee, PyObject *name, PyObject *obj, PyObject **x, int n)
-{
-    /* obj.<name>(*x) when name is given, else callee(obj, *x); n <= MSC_MAX_WORDS */
-    if (name) {
-        switch (n) {
-        case 0: return PY(PyObject_CallMethodObjArgs)(obj, name, NULL);
-        case 1: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], NULL);
-        case 2: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], NULL);
-        case 3: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], x[2], NULL);
-        case 4: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], x[2], x[3], NULL);
-        case 5: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], x[2], x[3], x[4], NULL);
-        case 6: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], x[2], x[3], x[4], x[5], NULL);
-        case 7: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], x[2], x[3], x[4], x[5], x[6], NULL);
-        default: return PY(PyObject_CallMethodObjArgs)(obj, name, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7],
-                                                       NULL);
-        }
-    }
-    switch (n) {
-    case 0: return PY(PyObject_CallFunctionObjArgs)(callee, obj, NULL);
-    case 1: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], NULL);
-    case 2: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], NULL);
-    case 3: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], x[2], NULL);
-    case 4: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], x[2], x[3], NULL);
-    case 5: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], x[2], x[3], x[4], NULL);
-    case 6: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], x[2], x[3], x[4], x[5], NULL);
-    case 7: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], x[2], x[3], x[4], x[5], x[6], NULL);
-    default: return PY(PyObject_CallFunctionObjArgs)(callee, obj, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7],
-                                                     NULL);
-    }
-}
-
 /* Every trampoline ends here: `w` holds the words after `this`. */
 static HRESULT msc_dispatch(msc_slot *This, unsigned slot, const uintptr_t *w)
 {
     msc_object *o = This->object;
     const msc_method *m = &msc_header_of(This->lpVtbl)->methods[slot];
-    PyObject *obj, *x[MSC_MAX_WORDS];
+    /* call[0] is spare (PY_VECTORCALL_ARGUMENTS_OFFSET lets the callee use it), call[1] is the
+     * object, then the arguments: callee(obj, *args), with no tuple and no attribute look-up */
+    PyObject *obj, *call[MSC_MAX_WORDS + 2], **x = call + 2;
     msc_gil g;
     HRESULT hr;
     int i, word = 0, made = 0;
     msc_atomic_add(&msc_inflight, 1);
-    msc_depth++;
     if (!msc_atomic_load(&msc_alive)) { hr = E_UNEXPECTED; goto out; }
     msc_enter(&g);
     if (!msc_atomic_load(&msc_alive)) {
@@ -95,14 +65,17 @@ static HRESULT msc_dispatch(msc_slot *This, unsigned slot, const uintptr_t *w)
             made++;
             word += msc_words_of(m->kinds[i]);
         }
+        call[0] = NULL;
+        call[1] = obj;
         if (made < m->nparams) hr = msc_failed(obj, m->name);
-        else hr = msc_result(msc_call_n(m->adapter, m->adapter ? NULL : m->name, obj, x, m->nparams), obj, m->name);
+        else hr = msc_result(PY(PyObject_VectorcallDict)(m->callee, call + 1,
+                                                         ((size_t)m->nparams + 1) | MSC_VECTORCALL_OFFSET, NULL),
+                             obj, m->name);
         for (i = 0; i < made; i++) PY(Py_DecRef)(x[i]);
         PY(Py_DecRef)(obj);
     }
     msc_leave(&g);
 out:
-    msc_depth--;
     msc_atomic_add(&msc_inflight, -1);
     return hr;
 }
@@ -185,7 +158,7 @@ MSC_API void *msc_notimpl_stub(int words)
 
 /* With the GIL (PyDLL): describe the method a trampoline serves in `vtbl`'s `slot`. */
 MSC_API int msc_py_method_set(void **vtbl, uint32_t slot, const uint8_t *kinds, uint32_t nparams,
-                              PyObject *name, PyObject *adapter)
+                              PyObject *name, PyObject *callee)
 {
     msc_vtable_header *h = msc_header_of(vtbl);
     msc_method *m;
@@ -198,6 +171,6 @@ MSC_API int msc_py_method_set(void **vtbl, uint32_t slot, const uint8_t *kinds, 
     m->nwords = (uint8_t)words;
     memcpy(m->kinds, kinds, nparams);
     msc_keep(&m->name, name);
-    if (adapter != py.none) msc_keep(&m->adapter, adapter);
+    msc_keep(&m->callee, callee);
     return 1;
 }

@@ -112,26 +112,32 @@ static HRESULT STDMETHODCALLTYPE msc_QueryInterface(msc_slot *This, const IID *r
     return E_NOINTERFACE;
 }
 
+/* AddRef and Release are one atomic add each. A count that was not above zero means a host
+ * used the object after its final Release: the add is undone and the misuse reported. (Under
+ * such misuse from several threads at once the count may be above zero for a moment; correct
+ * hosts never see it, and QueryInterface, which may revive nothing, keeps its CAS loop.) */
 static ULONG STDMETHODCALLTYPE msc_AddRef(msc_slot *This)
 {
     msc_object *o = This->object;
-    int32_t old;
-    do {
-        old = msc_atomic_load(&o->refcount);
-        if (old <= 0) { msc_not_live_from_native(o, py.name_addref); return 0; }
-    } while (!msc_atomic_cas(&o->refcount, old, old + 1));
-    return (ULONG)(old + 1);
+    int32_t count = msc_atomic_add(&o->refcount, 1);
+    if (count <= 1) {
+        msc_atomic_add(&o->refcount, -1);
+        msc_not_live_from_native(o, py.name_addref);
+        return 0;
+    }
+    return (ULONG)count;
 }
 
 static ULONG STDMETHODCALLTYPE msc_Release(msc_slot *This)
 {
     msc_object *o = This->object;
-    int32_t old;
-    do {
-        old = msc_atomic_load(&o->refcount);
-        if (old <= 0) { msc_not_live_from_native(o, NULL); return 0; }
-    } while (!msc_atomic_cas(&o->refcount, old, old - 1));
-    if (old == 1 && msc_atomic_load(&msc_alive)) {  /* only now does Python run: drop the keep-alive */
+    int32_t count = msc_atomic_add(&o->refcount, -1);
+    if (count < 0) {
+        msc_atomic_add(&o->refcount, 1);
+        msc_not_live_from_native(o, NULL);
+        return 0;
+    }
+    if (count == 0 && msc_atomic_load(&msc_alive)) {  /* only now does Python run: drop the keep-alive */
         msc_gil g;
         msc_enter(&g);
         if (msc_atomic_load(&msc_alive)) {
@@ -142,7 +148,7 @@ static ULONG STDMETHODCALLTYPE msc_Release(msc_slot *This)
         }
         msc_leave(&g);
     }
-    return (ULONG)(old - 1);
+    return (ULONG)count;
 }
 
 /* Plain C: [QueryInterface, AddRef, Release] for the Python side's vtables. */
@@ -176,10 +182,11 @@ MSC_API void msc_park(void)
     }
 }
 
-/* Plain C: trampoline calls still in flight on other threads than this one. */
-MSC_API int msc_inflight_others(void)
+/* Plain C: trampoline calls in flight (the exit waits a moment for them; one on the thread
+ * that exits, a sys.exit() inside a COM method, just costs it that moment). */
+MSC_API int msc_calls_in_flight(void)
 {
-    return msc_atomic_load(&msc_inflight) - msc_depth;
+    return msc_atomic_load(&msc_inflight);
 }
 
 MSC_API int msc_alive_now(void) { return msc_atomic_load(&msc_alive); }

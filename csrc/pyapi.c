@@ -37,7 +37,6 @@ struct msc_py py;
 
 volatile int32_t msc_alive;     /* 1 between msc_py_init and msc_park */
 volatile int32_t msc_inflight;  /* trampoline calls between their alive check and their end */
-MSC_TLS int32_t msc_depth;      /* of those, on this thread */
 
 
 /* ---------------------------------------------------------------- binding and start-up */

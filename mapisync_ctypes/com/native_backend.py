@@ -66,7 +66,7 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "msc_py_method_set": (c_int, [_P, c_uint32, c_char_p, c_uint32, py_object, py_object]),
     "msc_py_caller_new": (py_object, [c_uint32, c_char_p, c_uint32, c_uint32, py_object]),
     "msc_park": (None, []),
-    "msc_inflight_others": (c_int, []),
+    "msc_calls_in_flight": (c_int, []),
     "msc_alive_now": (c_int, []),
 }
 
@@ -129,12 +129,13 @@ def _lookup_for_thunks(this: int) -> Any:
     return _live.get(lib.msc_object_of(this) or 0)
 
 
-def _adapter(method: Method) -> Optional[Callable[..., Any]]:
-    """For a method with pointer parameters: adapter(obj, *plain args) converts, then calls."""
+def _callee(method: Method, func: Callable[..., Any]) -> Callable[..., Any]:
+    """What a trampoline calls as callee(obj, *plain args): the class's function itself, or
+    for pointer parameters an adapter that converts them first (as the ctypes thunks do)."""
     if not method.needs_adapter:
-        return None
+        return func
     names = [f"a{i}" for i in range(len(method.params))]
-    env: Dict[str, Any] = {}
+    env: Dict[str, Any] = {"func": func}
     call = []
     for name, param in zip(names, method.params):
         if param.boundary.adapt is None:
@@ -143,7 +144,7 @@ def _adapter(method: Method) -> Optional[Callable[..., Any]]:
             env[f"adapt_{name}"] = param.boundary.adapt
             call.append(f"adapt_{name}({name})")
     source = (f"def adapter(obj, {', '.join(names)}):\n"
-              f"    return obj.{method.name}({', '.join(call)})\n")
+              f"    return func(obj, {', '.join(call)})\n")
     exec(compile(source, thunks.source_name("adapter", method, source), "exec"), env)
     return env["adapter"]  # type: ignore[no-any-return]
 
@@ -173,7 +174,7 @@ class ClassInfo:
             trampoline = lib.msc_trampoline(method.index, method.words) if method.kinds is not None else None
             if func is not None and trampoline:
                 lib.msc_py_method_set(vtable, method.index, method.kinds, len(method.params), method.name,
-                                      _adapter(method))
+                                      _callee(method, func))
                 address = trampoline
             elif func is None and method.words <= MAX_WORDS:
                 address = lib.msc_notimpl_stub(method.words)
@@ -257,7 +258,7 @@ class NativeBackend(Backend):
             _live.clear()
             ctypes.pythonapi.Py_IncRef(py_object(parked))
         deadline = time.monotonic() + drain_seconds
-        while lib.msc_inflight_others() > 0 and time.monotonic() < deadline:
+        while lib.msc_calls_in_flight() > 0 and time.monotonic() < deadline:
             time.sleep(0.001)  # lets a call waiting for the GIL take it, see the park and leave
         stubs = dead_stubs()
         if stubs:
