@@ -94,12 +94,13 @@ struct msc_object {
 #  define MSC_TLS __thread
 #endif
 
-#ifdef _WIN32
+#if defined(_MSC_VER)
 static inline int32_t msc_atomic_add(volatile int32_t *v, int32_t d) { return InterlockedExchangeAdd((volatile LONG *)v, d) + d; }
 static inline int msc_atomic_cas(volatile int32_t *v, int32_t old, int32_t new_)
 { return InterlockedCompareExchange((volatile LONG *)v, new_, old) == old; }
-static inline int32_t msc_atomic_load(volatile int32_t *v) { return InterlockedCompareExchange((volatile LONG *)v, 0, 0); }
-#else
+/* MSVC gives volatile reads acquire semantics on x86 and x64: a plain load, no locked instruction */
+static inline int32_t msc_atomic_load(volatile int32_t *v) { return *v; }
+#else  /* gcc, clang, mingw-w64: the same builtins everywhere (a SEQ_CST load is a plain mov on x86) */
 static inline int32_t msc_atomic_add(volatile int32_t *v, int32_t d) { return __atomic_add_fetch(v, d, __ATOMIC_SEQ_CST); }
 static inline int msc_atomic_cas(volatile int32_t *v, int32_t old, int32_t new_)
 { return __atomic_compare_exchange_n(v, &old, new_, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }
