@@ -12,6 +12,7 @@
 #include "mapisync.h"
 #include "mapisync_done.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -55,9 +56,13 @@ typedef struct {
     int cancel_after;     /* answer MAPI_E_USER_CANCEL from this Progress call on; 0: never */
     int progress_calls;
     int on_bar;           /* the cursor is at the end of a progress bar */
+    volatile long stopped; /* the host gave up (timeout, Ctrl-C): show nothing, answer cancel */
     HRESULT done_hr;
     int done_calls;
 } RefCallback;
+
+/* refhost_cancel() from another thread: the running refhost_run stops waiting at once. */
+static volatile long cancel_requested;
 
 static RefCallback *rc(IMAPISyncProgressCallback *This) { return (RefCallback *)This; }
 
@@ -82,13 +87,17 @@ static ULONG STDMETHODCALLTYPE AddRef_(IMAPISyncProgressCallback *This)
 #endif
 }
 
+/* The callback is on the heap and freed with its last reference: a host that gives up early
+ * returns while the provider may still hold it. */
 static ULONG STDMETHODCALLTYPE Release_(IMAPISyncProgressCallback *This)
 {
 #ifdef _WIN32
-    return (ULONG)InterlockedDecrement(&rc(This)->refs);
+    long n = InterlockedDecrement(&rc(This)->refs);
 #else
-    return (ULONG)__atomic_sub_fetch(&rc(This)->refs, 1, __ATOMIC_SEQ_CST);
+    long n = __atomic_sub_fetch(&rc(This)->refs, 1, __ATOMIC_SEQ_CST);
 #endif
+    if (n == 0) free(This);
+    return (ULONG)n;
 }
 
 static void end_bar(RefCallback *c)
@@ -100,6 +109,7 @@ static HRESULT STDMETHODCALLTYPE Progress_(IMAPISyncProgressCallback *This, cons
 {
     RefCallback *c = rc(This);
     int width = 24, filled = n ? (int)((unsigned long long)width * (i > n ? n : i) / n) : 0, k;
+    if (c->stopped) return MAPI_E_USER_CANCEL;  /* the host gave up: cancel, quietly */
     c->progress_calls++;
     fputs(c->live ? "\r" : "", stdout);
     fputc('[', stdout);
@@ -119,6 +129,7 @@ static HRESULT STDMETHODCALLTYPE Progress_(IMAPISyncProgressCallback *This, cons
 static HRESULT STDMETHODCALLTYPE Error_(IMAPISyncProgressCallback *This, HRESULT hr, const WCHAR *text)
 {
     RefCallback *c = rc(This);
+    if (c->stopped) return MAPI_E_USER_CANCEL;
     end_bar(c);
     fputs("  error: ", stdout);
     print_hresult(stdout, hr);
@@ -151,59 +162,81 @@ static double seconds(void)
 #endif
 }
 
+/* Ends a refhost_run in progress on another thread (Ctrl-C): it returns MAPI_E_USER_CANCEL
+ * within 50 ms, and the provider is answered MAPI_E_USER_CANCEL from then on. */
+EXPORT void refhost_cancel(void)
+{
+    cancel_requested = 1;
+}
+
 /* One sync on `provider` (any interface of it). Returns the HRESULT Done carried, or the
- * synchronous failure, or E_ABORT if the handle was not signalled within timeout_ms. */
+ * synchronous failure, or E_ABORT if the handle was not signalled within timeout_ms, or
+ * MAPI_E_USER_CANCEL after refhost_cancel(). It returns at once in the last two cases: the
+ * callback stays alive (on the heap) until the provider releases it. */
 EXPORT HRESULT refhost_run(IUnknown *provider, ULONG flags, int cancel_after, int timeout_ms)
 {
-    RefCallback callback;
+    RefCallback *callback = (RefCallback *)calloc(1, sizeof(RefCallback));
     IMAPISync *sync = NULL;
     MAPISIB sib;
     HANDLE handle = NULL;
     HRESULT hr;
     double start = seconds();
+    int signalled = 0;
 
-    memset(&callback, 0, sizeof callback);
-    callback.itf.lpVtbl = &vtbl;
-    callback.refs = 1;
-    callback.live = isatty(fileno(stdout));
-    callback.cancel_after = cancel_after;
+    if (!callback) return E_OUTOFMEMORY;
+    cancel_requested = 0;
+    callback->itf.lpVtbl = &vtbl;
+    callback->refs = 1;  /* the host's own */
+    callback->live = isatty(fileno(stdout));
+    callback->cancel_after = cancel_after;
 
     hr = provider->lpVtbl->QueryInterface(provider, &IID_IMAPISync, (void **)&sync);
     if (FAILED(hr)) {
-        fputs("the provider does not implement IMAPISync: ", stdout);
-        print_hresult(stdout, hr);
-        fputc('\n', stdout);
+        fputs("the provider does not implement IMAPISync: ", stderr);
+        print_hresult(stderr, hr);
+        fputc('\n', stderr);
+        Release_(&callback->itf);
         return hr;
     }
     memset(&sib, 0, sizeof sib);
     sib.ulSize = sizeof sib;
     sib.ulFlags = flags;
-    sib.punkCallBack = (IUnknown *)&callback.itf;
+    sib.punkCallBack = (IUnknown *)&callback->itf;
     sib.phSyncDoneEvent = &handle;
     fprintf(stdout, "reference host (C): SynchronizeInBackground(ulFlags=0x%08lX)\n", (unsigned long)flags);
     fflush(stdout);
     hr = sync->lpVtbl->SynchronizeInBackground(sync, &sib);
     sync->lpVtbl->Release(sync);
     if (FAILED(hr)) {
-        fputs("SynchronizeInBackground failed: ", stdout);
-        print_hresult(stdout, hr);
-        fputc('\n', stdout);
+        fputs("SynchronizeInBackground failed: ", stderr);
+        print_hresult(stderr, hr);
+        fputc('\n', stderr);
+        Release_(&callback->itf);
         return hr;
     }
-    if (!MapiSyncDoneWait(handle, timeout_ms)) {
-        end_bar(&callback);
-        fprintf(stdout, "the sync did not finish within %d ms\n", timeout_ms);
-        /* the callback lives on this stack: keep the frame until the provider lets go */
-        while (callback.refs > 1) MapiSyncDoneWait(handle, 100);
-        MapiSyncDoneClose(handle);
-        return E_ABORT;
+    /* wait in slices, so a timeout or a cancel acts within 50 ms */
+    while (!(signalled = MapiSyncDoneWait(handle, 50))) {
+        if (cancel_requested || (timeout_ms >= 0 && (seconds() - start) * 1000.0 >= timeout_ms)) break;
     }
-    MapiSyncDoneClose(handle);
-    end_bar(&callback);
+    MapiSyncDoneClose(handle);  /* the provider signals a private copy: closing ours is always safe */
+    if (!signalled) {
+        callback->stopped = 1;
+        end_bar(callback);
+        if (cancel_requested) fputs("interrupted: the provider is answered MAPI_E_USER_CANCEL\n", stdout);
+        else fprintf(stdout, "the sync did not finish within %d ms; the provider is answered MAPI_E_USER_CANCEL\n",
+                     timeout_ms);
+        fflush(stdout);
+        hr = cancel_requested ? MAPI_E_USER_CANCEL : E_ABORT;
+        Release_(&callback->itf);  /* freed once the provider lets go too */
+        return hr;
+    }
+    end_bar(callback);
     fputs("Done: ", stdout);
-    if (callback.done_calls == 1) print_hresult(stdout, callback.done_hr);
-    else fprintf(stdout, "called %d times (a protocol breach)", callback.done_calls);
+    if (callback->done_calls == 1) print_hresult(stdout, callback->done_hr);
+    else fprintf(stdout, "called %d times (a protocol breach)", callback->done_calls);
     fprintf(stdout, " after %.2f s\n", seconds() - start);
     fflush(stdout);
-    return callback.done_calls == 1 ? callback.done_hr : E_UNEXPECTED;
+    hr = callback->done_calls == 1 ? callback->done_hr : E_UNEXPECTED;
+    Release_(&callback->itf);
+    return hr;
 }

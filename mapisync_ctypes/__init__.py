@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from . import _locate
 from ._version import __version__
 from .com import hresult as _hresult
+from .embed import hresults as _embed_hresults  # noqa: F401
 from .sync import flags as _flags, hresults as _mapi_hresults  # names every HRESULT in messages
 
 logging.getLogger("mapisync_ctypes").addHandler(logging.NullHandler())

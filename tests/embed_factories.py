@@ -58,3 +58,24 @@ def success_code(hr):
 ok_error = success_code(0)
 false_error = success_code(1)
 partial_error = success_code(0x00040680)
+
+
+def disk_on_fire():
+    from mapisync_ctypes import SyncProvider
+
+    class OnFire(SyncProvider):
+        def synchronize(self, job):
+            job.progress("one", 1, 2)
+            raise RuntimeError("disk on fire")
+
+    return OnFire()
+
+
+def network_down():
+    from mapisync_ctypes import MAPI_E_NETWORK_ERROR, SyncProvider
+
+    class Down(SyncProvider):
+        def synchronize(self, job):
+            raise COMError(MAPI_E_NETWORK_ERROR, "server unreachable")
+
+    return Down()

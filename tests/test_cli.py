@@ -78,7 +78,7 @@ def test_drive_reports_violations_and_fails(libs):
 def test_drive_synchronous_failure(libs):
     run = mapisync("drive", f"{libs['example']}:MapiSyncGetObject", "--flags", "0x4")
     assert run.returncode == 1
-    assert "MAPI_E_UNKNOWN_FLAGS (0x80040106)" in run.stdout
+    assert "MAPI_E_UNKNOWN_FLAGS (0x80040106)" in run.stderr  # an error: on stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -13,7 +13,8 @@ from mapisync_ctypes import _locate
 
 LIGHT = {"mapisync_ctypes", "mapisync_ctypes._locate", "mapisync_ctypes._version", "mapisync_ctypes.com", "mapisync_ctypes.com.hresult",
          "mapisync_ctypes.sync", "mapisync_ctypes.sync.flags", "mapisync_ctypes.sync.hresults",
-         "mapisync_ctypes.tools", "mapisync_ctypes.tools.pytest_plugin"}
+         "mapisync_ctypes.tools", "mapisync_ctypes.tools.pytest_plugin", "mapisync_ctypes.embed",
+         "mapisync_ctypes.embed.hresults"}
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:

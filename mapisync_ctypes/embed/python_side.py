@@ -11,17 +11,13 @@ from typing import Any, Sequence, Tuple
 
 from ..com import lifecycle
 from ..com.comobject import COMObject, com_pointer
-from ..com.hresult import (
-    E_FAIL, E_INVALIDARG, E_NOINTERFACE, S_OK, COMError, exception_to_hresult, format_hresult, register_hresult,
-)
+from ..com.hresult import E_FAIL, E_INVALIDARG, E_NOINTERFACE, S_OK, COMError, exception_to_hresult, format_hresult
 from ..com.types import GUID
+from .hresults import MAPISYNC_E_PYTHON_IMPORT
 
 __all__ = ["create", "shutdown", "MAPISYNC_E_PYTHON_IMPORT"]
 
 logger = logging.getLogger("mapisync_ctypes")
-
-#: HRESULT_FROM_WIN32(ERROR_MOD_NOT_FOUND): the factory's module or name cannot be imported
-MAPISYNC_E_PYTHON_IMPORT = register_hresult("MAPISYNC_E_PYTHON_IMPORT", 0x8007007E)
 
 
 def create(spec: str, iid: str) -> Tuple[int, int, str]:

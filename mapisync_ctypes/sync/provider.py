@@ -63,6 +63,7 @@ class SyncJob:
         self._stopped_by: Optional[int] = None
         self._closed = False  # no more reports
         self._ended = False  # Done sent (or being sent), references released, handle signalled
+        self._stopping = threading.Event()  # set when the host cancels or Python shuts down
         self._handle_stored = threading.Event()  # the sync thread starts work only after this
 
     @property
@@ -78,11 +79,19 @@ class SyncJob:
         """Report a non-fatal error; returns the host's HRESULT, raises SyncCancelled on a failure."""
         return self._report("Error", to_hresult(hresult), text)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, but wake at once if the host cancels or Python shuts down, and
+        raise SyncCancelled then. A provider that waits between reports waits this way."""
+        if self._stopping.wait(seconds):
+            raise SyncCancelled(self._stopped_by if self._stopped_by is not None else E_ABORT,
+                                "the sync was stopped while it waited")
+
     def _abort(self, hr: int) -> None:
-        """Stop this sync from outside (shutdown): its next report raises SyncCancelled."""
+        """Stop this sync from outside (shutdown): its next report or sleep raises SyncCancelled."""
         with self._lock:
             if self._stopped_by is None:
                 self._stopped_by = hr
+        self._stopping.set()
 
     def _report(self, method: str, *args: Any) -> int:
         # One lock keeps reports in order even if synchronize() uses helper threads.
@@ -96,6 +105,7 @@ class SyncJob:
                 return answer
             except COMError as exc:
                 self._stopped_by = exc.hresult
+                self._stopping.set()
                 raise SyncCancelled(exc.hresult, f"the host answered {method} with a failure") from None
 
 

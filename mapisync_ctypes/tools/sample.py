@@ -4,7 +4,6 @@ It takes a little time per folder, so the live display has something to show, an
 reports one non-fatal error on the way, as a real store does when a server is busy.
 """
 
-import time
 from typing import Optional
 
 from ..sync.hresults import MAPI_E_NETWORK_ERROR
@@ -23,7 +22,7 @@ class SampleProvider(SyncProvider):
 
     def synchronize(self, job: SyncJob) -> Optional[int]:
         for index, folder in enumerate(FOLDERS, 1):
-            time.sleep(self.step_seconds)
+            job.sleep(self.step_seconds)  # wakes at once on a cancel or a shutdown
             if folder == "Calendar":
                 job.error(MAPI_E_NETWORK_ERROR, "Calendar: server busy, retried")
             job.progress(f"Synchronizing {folder}", index, len(FOLDERS))
