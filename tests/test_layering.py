@@ -3,7 +3,8 @@
     com/    generic COM (types, HRESULTs, declarations, objects, proxies, backends): no MAPI word
     sync/   the MAPI background-sync protocol, on com/
     embed/  the Python half of embedding, on com/ and sync/
-    tools/  the mapisync command, its demo provider, the pytest plugin, on com/ and sync/
+    tools/  the mapisync command, its demo provider, the pytest plugin, on the three above
+            (the CLI names embedding's HRESULTs when it drives the shim)
 
 Every import counts: module level, inside functions, and the package's own lazy names
 (``mapisync_ctypes.__init__`` loads its public names on first use).
@@ -17,7 +18,7 @@ from typing import Dict, List, Set
 import mapisync_ctypes
 
 PACKAGE = Path(mapisync_ctypes.__file__).resolve().parent
-LAYERS = {"com": 0, "sync": 1, "embed": 2, "tools": 2}
+LAYERS = {"com": 0, "sync": 1, "embed": 2, "tools": 3}
 
 
 def _modules() -> Dict[str, Path]:

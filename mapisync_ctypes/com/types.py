@@ -101,3 +101,4 @@ class GUID(Structure):
 
 IID = GUID
 REFIID: Any = POINTER(GUID)
+REFIID.__doc__ = "``const IID *``: a pointer to a GUID. COM methods see a GUID (None for NULL)."

@@ -171,11 +171,13 @@ class HostHandle:
     def __init__(self, value: int, before: "Optional[Set[Identity]]" = None) -> None:
         self.value = value
         self.problem: Optional[str] = None
+        self.rule = 3  # the protocol rule ``problem`` breaks (see sync/rules.py)
         self._identity: Optional[Identity] = None
         if not value:
             self.problem = "a NULL handle"
         elif sys.platform == "win32":
             if value in (_POINTER_MASK, _POINTER_MASK - 1):  # INVALID_HANDLE_VALUE, the current thread
+                self.rule = 6
                 self.problem = f"0x{value:x}, which is not a handle to wait on (INVALID_HANDLE_VALUE?)"
             elif not _kernel32.GetHandleInformation(value, ctypes.byref(wintypes.DWORD())):
                 self.problem = f"0x{value:x}, which is not open (no such handle)"
@@ -185,18 +187,21 @@ class HostHandle:
     def _inspect(self, before: "Optional[Set[Identity]]") -> Optional[Identity]:
         fd = self.value
         if not 0 <= fd <= 0x7FFFFFFF:
+            self.rule = 6
             self.problem = f"{fd} (0x{fd:x}), which is not a file descriptor (INVALID_HANDLE_VALUE?)"
             return None
         identity = _identity(fd)
         if identity is None:
             self.problem = f"descriptor {fd}, which is not open"
         elif not identity[3]:
+            self.rule = 6
             self.problem = (f"descriptor {fd}, which is open but is neither an eventfd nor a pipe "
                             "(a descriptor of something else in this process?)")
         elif before is not None and identity in before:
             self.problem = (f"descriptor {fd}, which was open before SynchronizeInBackground was called "
                             "(not a handle the provider made)")
         elif _HAS_PROC and not _duplicated(fd, identity) and not _readable(fd):  # a signal writes, then closes
+            self.rule = 5
             self.problem = (f"descriptor {fd}, which has no private duplicate for the provider to signal "
                             "and is not signalled (closed by the provider, its number reused?)")
         return None if self.problem else identity
@@ -209,12 +214,14 @@ class HostHandle:
             ms = _INFINITE if timeout is None else max(0, int(timeout * 1000))
             outcome = _kernel32.WaitForSingleObject(self.value, ms)
             if outcome == _WAIT_FAILED:
+                self.rule = 6
                 self.problem = f"0x{self.value:x}, which could not be waited on"
             return outcome == _WAIT_OBJECT_0
         poller = select.poll()
         poller.register(self.value, select.POLLIN)
         events = poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
         if events and events[0][1] & select.POLLNVAL:
+            self.rule = 5
             self.problem = f"descriptor {self.value}, which was closed while the host waited on it"
             return False
         return bool(events)

@@ -11,6 +11,9 @@ __all__ = [
 
 
 class SyncFlags(enum.IntFlag):
+    """MAPISIB.ulFlags: what to synchronize. Combinations are allowed; any other bit is
+    refused with MAPI_E_UNKNOWN_FLAGS."""
+
     UPLOAD_HIERARCHY = 0x00000001
     DOWNLOAD_HIERARCHY = 0x00000002
     UPLOAD_CONTENTS = 0x00000040

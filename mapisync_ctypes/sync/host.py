@@ -22,6 +22,7 @@ from .factory import load_factory
 from .flags import SYNC_DOWNLOAD_CONTENTS, SYNC_DOWNLOAD_HIERARCHY, SyncFlags
 from .hresults import MAPI_E_USER_CANCEL
 from .interfaces import IMAPISync, IMAPISyncProgressCallback, IUnknown
+from .rules import Violation
 from .types import MAPISIB
 
 __all__ = ["run_sync", "SyncResult", "SyncEvent", "ProtocolViolation", "load_factory"]
@@ -52,6 +53,7 @@ class SyncEvent:
     time: float  # seconds since SynchronizeInBackground was called
 
     def as_dict(self) -> Dict[str, Any]:
+        """The event as JSON-ready data (with the HRESULT's name)."""
         names = {"Progress": ("text", "index", "index_max"), "Error": ("hresult", "text"),
                  "Done": ("handle", "hresult")}[self.kind]
         data: Dict[str, Any] = {"kind": self.kind, "thread_id": self.thread_id, "time": round(self.time, 6)}
@@ -84,6 +86,7 @@ class SyncResult:
         return self
 
     def as_dict(self) -> Dict[str, Any]:
+        """The result as JSON-ready data: Done's HRESULT, every event, every violation."""
         return {
             "hresult": self.hresult,
             "hresult_name": None if self.hresult is None else format_hresult(self.hresult),
@@ -117,9 +120,9 @@ class _HostCallback(COMObject):
         with self.lock:
             self.result.events.append(event)
             if event.thread_id == self.caller_thread:
-                violations.append(f"{kind} was called on the thread that called SynchronizeInBackground")
+                violations.append(Violation(1, f"{kind} was called on the thread that called SynchronizeInBackground"))
             if self.done_calls and kind != "Done":
-                violations.append(f"{kind} was called after Done")
+                violations.append(Violation(4, f"{kind} was called after Done"))
             if kind == "Progress":
                 self.result.progress.append(args)
             elif kind == "Error":
@@ -127,7 +130,7 @@ class _HostCallback(COMObject):
             else:
                 self.done_calls += 1
                 if self.done_calls == 2:
-                    violations.append("Done was called more than once")
+                    violations.append(Violation(4, "Done was called more than once"))
                 else:
                     self.done_handle, self.result.hresult = args
         if self.on_event is not None:
@@ -223,19 +226,19 @@ def run_sync(provider: ProviderLike, flags: int = SYNC_DOWNLOAD_HIERARCHY | SYNC
     result.handle = handle.value or 0
     done = HostHandle(result.handle, before)
     if done.problem:  # nothing to wait on: wait for Done, then for the references to go
-        result.violations.append(f"SynchronizeInBackground succeeded but stored {done.problem}")
+        result.violations.append(Violation(done.rule, f"SynchronizeInBackground succeeded but stored {done.problem}"))
         signalled = callback.done_event.wait(timeout)
         _wait_for_releases(callback, 1.0)
     else:
         signalled = done.wait(timeout)
         if done.problem:
-            result.violations.append(f"the done handle was unusable: {done.problem}")
+            result.violations.append(Violation(done.rule, f"the done handle was unusable: {done.problem}"))
             signalled = callback.done_event.wait(timeout)
     result.elapsed = time.monotonic() - callback.start
     try:
         if not signalled:
-            result.violations.append(f"the done handle was not signalled within {timeout} s"
-                                     if not done.problem else f"Done did not come within {timeout} s")
+            result.violations.append(Violation(4, f"Done did not come within {timeout} s") if done.problem
+                                     else Violation(5, f"the done handle was not signalled within {timeout} s"))
             _orphans.append(callback)
             error = TimeoutError(f"the sync did not finish within {timeout} s")
             error.result = result  # type: ignore[attr-defined]
@@ -244,7 +247,7 @@ def run_sync(provider: ProviderLike, flags: int = SYNC_DOWNLOAD_HIERARCHY | SYNC
     finally:
         refused = done.close()
         if refused:
-            result.violations.append(refused)
+            result.violations.append(Violation(5, refused))
     return result
 
 
@@ -259,28 +262,28 @@ def _check_finished(result: SyncResult, callback: _HostCallback, session: Any,
     """Rules 4 and 5, once the handle is signalled."""
     with callback.lock:
         if callback.done_calls == 0:
-            result.violations.append("the handle was signalled but Done was never called")
+            result.violations.append(Violation(4, "the handle was signalled but Done was never called"))
         elif callback.done_handle != result.handle:
-            result.violations.append(f"Done got handle 0x{callback.done_handle or 0:x}, but "
-                                     f"*phSyncDoneEvent was 0x{result.handle:x}")
+            result.violations.append(Violation(4, f"Done got handle 0x{callback.done_handle or 0:x}, but "
+                                                  f"*phSyncDoneEvent was 0x{result.handle:x}"))
     if com_refcount(callback) != 0:
-        result.violations.append(f"the provider still holds {com_refcount(callback)} reference(s) "
-                                 "to the callback after signalling the handle")
+        result.violations.append(Violation(5, f"the provider still holds {com_refcount(callback)} reference(s) "
+                                                  "to the callback after signalling the handle"))
         _orphans.append(callback)
     if session_refs is not None and com_refcount(session) != session_refs:
-        result.violations.append(f"the provider still holds {com_refcount(session) - session_refs} "
-                                 "reference(s) to the session after signalling the handle")
+        result.violations.append(Violation(5, f"the provider still holds {com_refcount(session) - session_refs} "
+                                                  "reference(s) to the session after signalling the handle"))
 
 
 def _check_clean_failure(result: SyncResult, callback: _HostCallback, handle: HANDLE, session: Any,
                          session_refs: Optional[int]) -> None:
     """Rule 2: a synchronous failure starts nothing, calls nothing and keeps nothing."""
     if handle.value:
-        result.violations.append("SynchronizeInBackground failed but wrote *phSyncDoneEvent")
+        result.violations.append(Violation(2, "SynchronizeInBackground failed but wrote *phSyncDoneEvent"))
     if result.events:
-        result.violations.append("SynchronizeInBackground failed but the callback was called")
+        result.violations.append(Violation(2, "SynchronizeInBackground failed but the callback was called"))
     if com_refcount(callback) != 0:
-        result.violations.append("SynchronizeInBackground failed but kept a reference to the callback")
+        result.violations.append(Violation(2, "SynchronizeInBackground failed but kept a reference to the callback"))
         _orphans.append(callback)
     if session_refs is not None and com_refcount(session) != session_refs:
-        result.violations.append("SynchronizeInBackground failed but kept a reference to the session")
+        result.violations.append(Violation(2, "SynchronizeInBackground failed but kept a reference to the session"))

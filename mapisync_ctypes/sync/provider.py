@@ -128,6 +128,8 @@ class SyncProvider(COMObject):
 
     # -- IMAPISync ---------------------------------------------------------------
     def SynchronizeInBackground(self, psibpb: Any) -> int:
+        """IMAPISync::SynchronizeInBackground: validate, take references, store the handle,
+        start the sync thread, return (the rules are in the class's and module's docstrings)."""
         hr = self._validate(psibpb)
         if hr != S_OK:
             return hr

@@ -248,7 +248,7 @@ def info() -> Dict[str, Any]:
         "paths": {key: find() for key, (_, find) in _PATHS.items()},
         "sizeof": {name: ctypes.sizeof(getattr(abi, name)) for name in ("ULONG", "HRESULT", "WCHAR", "HANDLE", "GUID")},
         "mapisib": {"size": ctypes.sizeof(MAPISIB),
-                    "offsets": {name: getattr(MAPISIB, name).offset for name, _ in MAPISIB._fields_}},
+                    "offsets": {field[0]: getattr(MAPISIB, field[0]).offset for field in MAPISIB._fields_}},
         "interfaces": {i.name: {"iid": str(i.iid), "slots": [m.name for m in i.methods]} for i in INTERFACES},
     }
 
