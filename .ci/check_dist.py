@@ -2,8 +2,8 @@
 
     python .ci/check_dist.py DIST_DIR
 
-Expected files come from git: every tracked file under include/, csrc/, examples/ and tests/
-must be in the sdist; every tracked mapisync_ctypes/*.py, include/ file and examples/ file
+Expected files come from git: every tracked file under include/, csrc/, examples/, tests/ and
+docs/ must be in the sdist; every tracked mapisync_ctypes/*.py, include/ file and examples/ file
 must be in each wheel (the last two inside the package), beside the native libraries.
 Prints what each holds; exits 1 if anything is missing.
 """
@@ -50,8 +50,8 @@ def main() -> int:
     with tarfile.open(sdist) as tar:
         sdist_names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     missing = [f"{sdist.name}: {name}" for name in tracked(
-        "include", "csrc", "examples", "tests", "mapisync_ctypes", "setup.py", "pyproject.toml", "README.md",
-        "LICENSE", "MANIFEST.in") if name not in sdist_names]
+        "include", "csrc", "examples", "tests", "docs", "mapisync_ctypes", "setup.py", "pyproject.toml",
+        "README.md", "CHANGELOG.md", "LICENSE", "MANIFEST.in") if name not in sdist_names]
     print(f"sdist {sdist.name}: {len(sdist_names)} files, {sdist.stat().st_size // 1024} KiB")
     for wheel in wheels:
         check_wheel(wheel, missing)

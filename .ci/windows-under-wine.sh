@@ -102,7 +102,7 @@ done
 # The trees are isolated (._pth): PYTHONPATH is ignored, so the tests' own modules
 # (embed_factories, support, for Python embedded in the C test hosts) go in a .pth.
 run="$build/run"
-rm -rf "$run" && mkdir -p "$run" && cp -r "$repo/tests" "$repo/benchmarks" "$run/"
+rm -rf "$run" && mkdir -p "$run" && cp -r "$repo/tests" "$repo/benchmarks" "$repo/docs" "$run/"
 run_win=$(winepath -w "$run" 2>/dev/null)
 
 if [ "$mode" = bench ]; then

@@ -98,6 +98,16 @@ def test_wrap_rejects_null_and_wrong_types():
         wrap(0x1234, "IUnknown")
     with pytest.raises(ValueError, match="not a valid address"):
         wrap(-8, IUnknown)
+    with pytest.raises(ValueError, match="NULL"):
+        wrap(ctypes.POINTER(ctypes.c_void_p)(), IUnknown)
+
+
+def test_wrap_takes_typed_pointers_as_comtypes_users_hold_them(native_callback):
+    proxy, address = native_callback
+    typed = ctypes.cast(ctypes.c_void_p(address), ctypes.POINTER(ctypes.c_void_p))  # like POINTER(IFoo)
+    with wrap(typed, IMAPISyncProgressCallback) as again:
+        assert again.address == address
+        assert again.Progress("typed", 1, 1) == m.S_OK
 
 
 def test_addref_and_adoption_counts(native):

@@ -95,18 +95,20 @@ def test_session_is_passed_and_its_references_are_given_back():
     assert provider.sessions[0] is not None and provider.sessions[0].address == 0  # released after Done
 
 
-@pytest.mark.parametrize("symbol, violation", [
-    ("NoDone_GetObject", "Done was never called"),
-    ("DoneTwice_GetObject", "Done was called more than once"),
-    ("ProgressAfterDone_GetObject", "Progress was called after Done"),
-    ("KeepsCallback_GetObject", "still holds 1 reference(s) to the callback"),
-    ("CallerThread_GetObject", "Progress was called on the thread that called SynchronizeInBackground"),
-    ("WrongHandle_GetObject", "Done got handle"),
+@pytest.mark.parametrize("symbol, violation, rule", [
+    ("NoDone_GetObject", "Done was never called", 4),
+    ("DoneTwice_GetObject", "Done was called more than once", 4),
+    ("ProgressAfterDone_GetObject", "Progress was called after Done", 4),
+    ("KeepsCallback_GetObject", "still holds 1 reference(s) to the callback", 5),
+    ("CallerThread_GetObject", "Progress was called on the thread that called SynchronizeInBackground", 1),
+    ("WrongHandle_GetObject", "Done got handle", 4),
 ])
-def test_every_breach_is_detected(native, symbol, violation):
+def test_every_breach_is_detected(native, symbol, violation, rule):
     with from_factory(native.providers, symbol) as provider:
         result = run_sync(provider, timeout=10)
-    assert any(violation in v for v in result.violations), result.violations
+    found = [v for v in result.violations if violation in v]
+    assert found, result.violations
+    assert found[0].rule.number == rule and f"docs/protocol.md#rule-{rule}]" in found[0]
     assert not result.ok
     with pytest.raises(ProtocolViolation, match=violation.split("(")[0][:20]):
         result.check()
@@ -151,15 +153,16 @@ def test_mapi_thread_provider_initializes_mapi_on_the_sync_thread():
         assert result.progress == [("with MAPI", 1, 1)]
 
 
-@pytest.mark.parametrize("symbol, stored", [
-    ("NullHandle_GetObject", "stored a NULL handle"),
-    ("InvalidHandle_GetObject", "INVALID_HANDLE_VALUE"),
-    ("ClosedHandle_GetObject", "not open"),
+@pytest.mark.parametrize("symbol, stored, rule", [
+    ("NullHandle_GetObject", "stored a NULL handle", 3),
+    ("InvalidHandle_GetObject", "INVALID_HANDLE_VALUE", 6),
+    ("ClosedHandle_GetObject", "not open", 3),
 ])
-def test_a_bad_done_handle_is_a_violation_with_the_result_kept(native, symbol, stored):
+def test_a_bad_done_handle_is_a_violation_with_the_result_kept(native, symbol, stored, rule):
     with from_factory(native.providers, symbol) as provider:
         result = run_sync(provider, timeout=10)
-    assert any(stored in v for v in result.violations), result.violations
+    found = [v for v in result.violations if stored in v]
+    assert found and found[0].rule.number == rule, result.violations
     assert [e.kind for e in result.events] == ["Progress", "Progress", "Done"]  # nothing lost
     assert result.hresult == m.S_OK and not result.ok
 

@@ -105,5 +105,9 @@ def com_pointer(obj: COMObject, iid: IIDLike = IID_IUnknown) -> int:
 
 
 def com_refcount(obj: COMObject) -> int:
-    """The COM reference count native code holds on ``obj`` (for tests and diagnostics)."""
+    """The COM reference count native code holds on ``obj`` (for tests and diagnostics).
+    Only our own objects keep a count Python can read: a proxy of a native object raises
+    TypeError (its count is the native object's business; ``AddRef()``/``Release()`` return it)."""
+    if not isinstance(obj, COMObject):
+        raise TypeError(f"com_refcount() needs a COMObject, not {type(obj).__name__}")
     return _backend.refcount(obj)

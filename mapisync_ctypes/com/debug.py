@@ -1,6 +1,7 @@
 """Debug mode, for hunting lifetime bugs in hosts: MAPISYNC_DEBUG=1 (or =trace), or enable().
 
 While it is on:
+
 - every COM object records where it was created;
 - ``live_objects()`` lists the objects native code still holds, with counts and creation stacks;
 - after an object's final Release its interfaces point at a *poisoned* vtable: a call through

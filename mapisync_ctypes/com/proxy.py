@@ -114,6 +114,8 @@ def _address(value: Any) -> int:
         value = value.address
     elif isinstance(value, c_void_p):
         value = value.value
+    elif isinstance(value, ctypes._Pointer):  # a typed interface pointer, e.g. comtypes' POINTER(IFoo)
+        value = ctypes.cast(value, c_void_p).value
     elif isinstance(value, bool) or not isinstance(value, (int, type(None))):
         raise TypeError(f"expected an interface pointer address (int); got {type(value).__name__}")
     if not value:
@@ -191,8 +193,9 @@ def wrap(address: Any, interface: Interface, *, addref: bool = True) -> Proxy:
 
     ``addref=True`` takes a new reference; ``addref=False`` adopts one the
     caller already owns (for example an [out] pointer or ``com_pointer``'s).
-    A NULL address raises ValueError. The pointer must be a real interface
-    pointer for ``interface``: that cannot be checked from here.
+    ``address`` is an int, a ``c_void_p``, a typed ctypes pointer (comtypes' ``POINTER(IFoo)``
+    included) or another proxy. A NULL address raises ValueError. The pointer must be a
+    real interface pointer for ``interface``: that cannot be checked from here.
     """
     if not isinstance(interface, Interface):
         raise TypeError(f"wrap() needs an Interface, not {type(interface).__name__}")

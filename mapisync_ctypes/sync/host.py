@@ -47,6 +47,8 @@ class ProtocolViolation(AssertionError):
 
 @dataclass
 class SyncEvent:
+    """One call the provider made on the host's callback: which, its arguments, its thread."""
+
     kind: str  # "Progress", "Error" or "Done"
     args: Tuple[Any, ...]
     thread_id: int
@@ -65,6 +67,9 @@ class SyncEvent:
 
 @dataclass
 class SyncResult:
+    """Everything one sync did, in the host's view: Done's HRESULT, the reports, every event
+    in order, and every breach of the protocol (:class:`~mapisync_ctypes.sync.rules.Violation`)."""
+
     hresult: Optional[int] = None  # what Done carried; None if Done never came
     progress: List[Tuple[Optional[str], int, int]] = field(default_factory=list)
     errors: List[Tuple[int, Optional[str]]] = field(default_factory=list)

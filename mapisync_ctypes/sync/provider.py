@@ -55,7 +55,7 @@ class SyncJob:
         self.flags: SyncFlags = SyncFlags(flags)
         #: a proxy for MAPISIB.psesSync (an IUnknown; MAPI's IMAPISession), or None
         self.session: Optional[Proxy] = session
-        #: the value stored in *phSyncDoneEvent and passed to Done
+        #: the value stored in ``*phSyncDoneEvent`` and passed to Done
         self.handle: int = signal.handle
         self._callback = callback
         self._signal = signal
