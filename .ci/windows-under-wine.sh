@@ -82,7 +82,7 @@ for spec in "${interpreters[@]}"; do
 done
 
 # ---- 4. the Wine prefix
-export WINEPREFIX="$build/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+export WINEPREFIX="$build/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"  # no crash dialogs: `mapisync check` crashes providers on purpose
 if [ ! -e "$WINEPREFIX/.initialised" ]; then
     wineboot -i </dev/null >"$build/wineboot.log" 2>&1 || skip "wineboot failed (see $build/wineboot.log)"
     touch "$WINEPREFIX/.initialised"

@@ -36,6 +36,7 @@ _HOME: Dict[str, str] = {
     **{name: ".com.proxy" for name in ("Proxy", "wrap")},
     **{name: ".sync.provider" for name in ("SyncProvider", "SyncJob", "SyncCancelled", "MAPIThreadProvider")},
     **{name: ".sync.host" for name in ("run_sync", "SyncResult", "SyncEvent", "ProtocolViolation")},
+    "run_concurrent": ".sync.concurrent",
     **{name: ".com.hresult" for name in _hresult.__all__},
     **{name: ".sync.hresults" for name in _mapi_hresults.__all__},
     **{name: ".sync.flags" for name in _flags.__all__},

@@ -69,6 +69,7 @@ def native(tmp_path_factory: pytest.TempPathFactory):
         host_gil = libs["host_gil"]
         sync = libs["sync_host"]
         providers = libs["providers"]
+        faulty = libs["faulty"]
         example_provider = libs["example_provider"]
 
     return Libs

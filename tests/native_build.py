@@ -37,6 +37,7 @@ LIBRARIES: Dict[str, tuple] = {
     "host_cpp": ([NATIVE_SRC / "host_cpp.cpp"], "c++"),
     "sync_host": ([NATIVE_SRC / "sync_host.c"], "c"),
     "providers": ([NATIVE_SRC / "providers.c"], "c"),
+    "faulty": ([NATIVE_SRC / "faulty.c"], "c"),
     "planted": ([NATIVE_SRC / "planted.c"], "c"),
     "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
     # the same native library setup.py builds: backend core, provider shim, embedding C API

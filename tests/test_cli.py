@@ -25,7 +25,8 @@ def mapisync(*args, timeout=120):
 def libs(native):
     folder = Path(native.example_provider._name).parent
     suffix = Path(native.example_provider._name).suffix
-    return {"example": str(folder / f"example_provider{suffix}"), "providers": str(folder / f"providers{suffix}")}
+    return {"example": str(folder / f"example_provider{suffix}"), "providers": str(folder / f"providers{suffix}"),
+            "faulty": str(folder / f"faulty{suffix}")}
 
 
 @pytest.mark.skipif(_locate.refhost_library() is None, reason="the reference host is built by setup.py (pip install)")
@@ -65,7 +66,7 @@ def test_drive_json_is_the_whole_event_log(libs):
     assert run.returncode == 0
     log = json.loads(run.stdout)
     assert log["hresult_name"] == "S_OK (0x00000000)" and log["flags"] == 0x80 and log["violations"] == []
-    assert [e["kind"] for e in log["events"]] == ["Progress"] * 4 + ["Done"]
+    assert [e["kind"] for e in log["events"]] == ["Progress"] * 3 + ["Error", "Progress", "Done"]
     assert log["events"][-1]["handle"] == log["handle"]
 
 
@@ -75,10 +76,18 @@ def test_drive_reports_violations_and_fails(libs):
     assert "VIOLATION: Done was called more than once" in run.stdout
 
 
-def test_drive_synchronous_failure(libs):
+def test_drive_bad_input_refused_as_rule_2_asks_is_success(libs):
     run = mapisync("drive", f"{libs['example']}:MapiSyncGetObject", "--flags", "0x4")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "SynchronizeInBackground returned MAPI_E_UNKNOWN_FLAGS (0x80040106)" in run.stdout
+    assert "refused, as rule 2 asks" in run.stdout
+
+
+def test_drive_refusal_of_valid_input_is_a_failure_on_stderr(libs):
+    run = mapisync("drive", f"{libs['faulty']}:RefusesOnDemand_GetObject", "--flags", "on-demand")
     assert run.returncode == 1
-    assert "MAPI_E_UNKNOWN_FLAGS (0x80040106)" in run.stderr  # an error: on stderr
+    assert "mapisync: error: SynchronizeInBackground failed: MAPI_E_NO_SUPPORT (0x80040102)" in run.stderr
+
 
 
 @pytest.mark.parametrize("args, message", [

@@ -93,7 +93,8 @@ def test_json_of_a_protocol_breach(libs):  # noqa: F811
     run = run_cli("drive", f"{libs['providers']}:NullHandle_GetObject", "--json")
     document = json.loads(run.stdout)
     assert run.returncode == cli.EXIT_FAILED and document["ok"] is False
-    assert any("NULL handle" in v for v in document["violations"])
+    found = [v for v in document["violations"] if "NULL handle" in v["message"]]
+    assert found and found[0]["rule"] == 3 and found[0]["anchor"] == "rule-3" and found[0]["text"].endswith("#rule-3]")
 
 
 def test_info_json():

@@ -141,21 +141,9 @@ def test_synchronous_rejections(native, caplog, which, expected):
 
 
 def test_a_larger_ulsize_is_accepted():
-    class Bigger(ctypes.Structure):
-        _fields_ = [("sib", MAPISIB), ("future", ctypes.c_uint8 * 16)]
-
-    provider, callback = FolderSync(), m.host._HostCallback(m.host.SyncResult(), 0, None, None)
-    handle = m.HANDLE()
-    block = Bigger()
-    block.sib.ulSize = ctypes.sizeof(Bigger)
-    block.sib.punkCallBack = com_pointer(callback)
-    block.sib.phSyncDoneEvent = ctypes.pointer(handle)
-    with wrap(com_pointer(provider, IMAPISync), IMAPISync, addref=False) as sync:
-        assert sync.SynchronizeInBackground(ctypes.addressof(block)) == m.S_OK
-    wrap(block.sib.punkCallBack, m.IUnknown, addref=False).release()
-    assert donehandle.wait_done(handle.value, 10)
-    donehandle.close_done(handle.value)
-    assert [e.kind for e in callback.result.events] == ["Progress"] * 3 + ["Done"]
+    result = m.run_sync(FolderSync(), mapisib="larger", timeout=10)
+    assert result.call_hresult == m.S_OK and result.violations == []
+    assert [e.kind for e in result.events] == ["Progress"] * 3 + ["Done"]
 
 
 def test_sixteen_concurrent_syncs_from_sixteen_native_threads(native):

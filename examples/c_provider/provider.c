@@ -5,9 +5,9 @@
  *     HRESULT MapiSyncGetObject(const GUID *riid, void **ppv);
  *
  * SynchronizeInBackground validates its input, takes its own references, creates the done
- * handle and starts a thread; the thread reports Progress for each folder (stopping if the
- * host answers a failure), calls Done, releases the references, then signals a private
- * duplicate of the handle.
+ * handle and starts a thread; the thread reports Progress for each folder and one non-fatal
+ * Error (stopping as soon as the host answers either with a failure), calls Done, releases
+ * the references, then signals a private duplicate of the handle.
  *
  * Build: cc -shared -fPIC -pthread -I"$(mapisync info --include)" \
  *           "$(mapisync info --examples)/c_provider/provider.c" -o example_provider.so
@@ -30,6 +30,8 @@ static const WCHAR *const folders[] = {
     (const WCHAR[]){'A', 'r', 'c', 'h', 'i', 'v', 'e', 0},
 };
 #define N_FOLDERS ((ULONG)(sizeof folders / sizeof folders[0]))
+static const WCHAR busy[] = {'A', 'r', 'c', 'h', 'i', 'v', 'e', ':', ' ', 's', 'e', 'r', 'v', 'e', 'r', ' ',
+                             'b', 'u', 's', 'y', ',', ' ', 'r', 'e', 't', 'r', 'i', 'e', 'd', 0};
 
 /* ---- one sync, owned by its thread */
 typedef struct {
@@ -48,8 +50,12 @@ static void *sync_thread(void *arg)
     IMAPISyncProgressCallback *cb = job->callback;
     HRESULT hr = S_OK;
     ULONG i;
-    for (i = 0; i < N_FOLDERS && SUCCEEDED(hr); i++)
-        hr = cb->lpVtbl->Progress(cb, folders[i], i + 1, N_FOLDERS);  /* a failure is the host cancelling */
+    for (i = 0; i < N_FOLDERS && SUCCEEDED(hr); i++) {
+        if (i == N_FOLDERS - 1)  /* a non-fatal error: the host may cancel here too */
+            hr = cb->lpVtbl->Error(cb, MAPI_E_NETWORK_ERROR, busy);
+        if (SUCCEEDED(hr))
+            hr = cb->lpVtbl->Progress(cb, folders[i], i + 1, N_FOLDERS);  /* a failure is the host cancelling */
+    }
     cb->lpVtbl->Done(cb, job->done.host, FAILED(hr) ? hr : S_OK);
     cb->lpVtbl->Release(cb);                                     /* every host reference goes ... */
     if (job->session) job->session->lpVtbl->Release(job->session);

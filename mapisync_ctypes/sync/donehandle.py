@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Callable, Optional, Set, Tuple
 
-__all__ = ["DoneSignal", "HostHandle", "open_descriptors", "wait_done", "close_done", "KIND"]
+__all__ = ["DoneSignal", "HostHandle", "Squatter", "open_descriptors", "wait_done", "close_done", "KIND"]
 
 IS_WINDOWS = sys.platform == "win32"
 Identity = Tuple[int, int, Optional[str], bool]  # device, inode, eventfd id, an eventfd or a pipe
@@ -241,6 +241,61 @@ class HostHandle:
 
 
 _HAS_PROC = os.path.isdir("/proc/self/fd")
+
+
+class Squatter:
+    """Host side, for rule 5: the host closes its done handle (inside Done, say) and something
+    else takes the number at once. A provider that signals or closes the handle it gave the
+    host, instead of its private duplicate, then hits this object, and :meth:`check` says so.
+
+    POSIX: an eventfd (or pipe) is put at the very number with dup2. Windows: a new event,
+    which the handle table usually gives the freed value; ``reused`` says whether it did.
+    """
+
+    def __init__(self, value: int, reused: bool, keep: Optional[int] = None) -> None:
+        self.value = value
+        self.reused = reused
+        self._keep = keep  # a pipe's write end, kept open so only a provider's close shows
+        self._identity = None if IS_WINDOWS else _identity(value)
+
+    @classmethod
+    def replace(cls, handle: int) -> "Squatter":
+        """Close ``handle`` and put a fresh, unsignalled waitable object at its number."""
+        if sys.platform == "win32":
+            _kernel32.CloseHandle(handle)
+            event = int(_kernel32.CreateEventW(None, True, False, None) or 0)
+            return cls(event, event == handle)
+        keep: Optional[int] = None
+        if _eventfd is not None:
+            fresh = _eventfd(0, _EFD_CLOEXEC)
+        else:
+            fresh, keep = os.pipe()
+        os.dup2(fresh, handle, inheritable=False)  # closes the host's descriptor and reuses its number in one step
+        os.close(fresh)
+        return cls(handle, True, keep)
+
+    def check(self) -> Optional[str]:
+        """What the provider did to the number after the host closed its handle, or None."""
+        if not self.reused:
+            return None
+        if sys.platform == "win32":
+            if not _kernel32.GetHandleInformation(self.value, ctypes.byref(wintypes.DWORD())):
+                return f"handle 0x{self.value:x}, given to something else, was closed"
+            if _kernel32.WaitForSingleObject(self.value, 0) == _WAIT_OBJECT_0:
+                return f"handle 0x{self.value:x}, given to something else, was signalled"
+            return None
+        if _identity(self.value) != self._identity:
+            return f"descriptor {self.value}, given to something else, was closed"
+        if _readable(self.value):
+            return f"descriptor {self.value}, given to something else, was written to"
+        return None
+
+    def close(self) -> None:
+        """Give the number back (only if it is still ours)."""
+        if self.value and (IS_WINDOWS or _identity(self.value) == self._identity):
+            close_done(self.value)
+        if self._keep is not None:
+            os.close(self._keep)
 
 
 def _identity(fd: int) -> Optional[Identity]:

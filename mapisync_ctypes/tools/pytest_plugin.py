@@ -5,7 +5,9 @@
         assert result.hresult == MAPI_E_USER_CANCEL
 
 ``run`` plays Outlook's part through :func:`mapisync_ctypes.run_sync` and fails the
-test on any protocol violation unless ``allow_violations=True``.
+test on any protocol violation unless ``allow_violations=True``. ``check`` puts a native
+provider through every host behaviour (``mapisync check``) and fails the test on any
+finding, listing each with the command that reproduces it.
 
 Registering the fixture costs nothing: this module imports no part of the library, which
 loads only when a test asks for the fixture. An unrelated pytest run in an environment
@@ -21,6 +23,7 @@ __all__ = ["MapisyncHost", "mapisync_host"]
 if TYPE_CHECKING:
     from ..com.comobject import COMObject
     from ..com.proxy import Proxy
+    from ..sync.conformance import CheckReport
     from ..sync.host import SyncResult
 
 
@@ -48,6 +51,20 @@ class MapisyncHost:
             pytest.fail("the provider broke the background-sync protocol:\n  - "
                         + "\n  - ".join(result.violations), pytrace=False)
         return result
+
+    def check(self, target: str, *, quick: bool = False, allow_findings: bool = False,
+              **options: Any) -> "CheckReport":
+        """Check the native provider ``target`` ("library:Symbol") against every rule, each
+        scenario in a child process; ``options`` go to check_provider (timeout, jobs, only, env).
+        Fails the test on any finding unless ``allow_findings=True``; returns the report."""
+        from ..sync.conformance import check_provider
+
+        report = check_provider(target, quick=quick, **options)
+        if report.findings and not allow_findings:
+            pytest.fail(f"{target} breaks the background-sync protocol:\n\n"
+                        + "\n\n".join(f"{n}. {f.describe()}" for n, f in enumerate(report.findings, 1)),
+                        pytrace=False)
+        return report
 
 
 @pytest.fixture
