@@ -122,7 +122,7 @@ class bdist_wheel_plain(bdist_wheel):
 
 
 #: the native library's C files: the compiled backend (csrc/core.h), then the provider shim
-NATIVE_PARTS = ["pyapi", "objects", "dispatch", "callers", "shim"]
+NATIVE_PARTS = ["pyapi", "threadstate", "objects", "dispatch", "callers", "shim"]
 system_libs = ["dl", "pthread"] if sys.platform.startswith("linux") and not WINDOWS else []
 libraries = [
     PlainLibrary("mapisync_ctypes.mapisync_native", [f"csrc/{part}.c" for part in NATIVE_PARTS], system_libs),

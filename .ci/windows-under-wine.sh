@@ -111,7 +111,7 @@ if [ "$mode" = bench ]; then
         printf '%s\\tests\r\n' "$run_win" >"$build/$tree/Lib/site-packages/mapisync_tests.pth"
         host_lib="$(winepath -w "$build/native-$arch")\\bench_host.dll"
         echo "=== $tree ($platform, Python $version) ==="
-        for script in comtypes_compare.py dispatch.py; do
+        for script in comtypes_compare.py dispatch.py threads.py; do
             wine "$build/$tree/python.exe" "$run_win\\benchmarks\\$script" --host-lib "$host_lib" "$@" \
                 </dev/null 2>&1 | tr -d '\r'
         done
@@ -146,6 +146,13 @@ for spec in "${interpreters[@]}"; do
             status=1
         fi
     done
+    # calls from native threads, both backends (benchmarks/threads.py runs each in a child)
+    log="$build/threads-$tree.log"
+    (cd "$run" && timeout 900 wine "$build/$tree/python.exe" "$run_win\\benchmarks\\threads.py" --rounds 3 \
+        --calls 20000 --host-lib "$native_win\\bench_host.dll" </dev/null 2>&1 | tr -d '\r' | tee "$log")
+    ratios=$(grep -E 'foreign / Python thread, ours' "$log" | sed -E 's/.*\) +([0-9.]+x)/\1/' | paste -sd ' ' -)
+    if [ -n "$ratios" ]; then summary+=("$tree calls from native threads, foreign / Python thread: $ratios [native, ctypes]")
+    else summary+=("$tree benchmarks/threads.py did not run"); status=1; fi
 done
 wineserver -k >/dev/null 2>&1 || true
 

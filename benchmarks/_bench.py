@@ -28,11 +28,18 @@ def load_host(host_lib: Optional[str], folder: str) -> ctypes.CDLL:
         suffix = ".dll" if sys.platform == "win32" else ".so"
         host_lib = os.path.join(folder, "bench_host" + suffix)
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", f"-I{mapi.get_include()}",
-                        os.path.join(HERE, "bench_host.c"), "-o", host_lib], check=True)
+                        os.path.join(HERE, "bench_host.c"), "-o", host_lib, "-pthread"], check=True)
     lib = ctypes.CDLL(host_lib)
     for name in ("bench_progress", "bench_raw", "bench_addref_release"):
         getattr(lib, name).restype = ctypes.c_int64
         getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    for name in ("bench_progress_foreign", "bench_raw_foreign"):
+        getattr(lib, name).restype = ctypes.c_int64
+        getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.bench_progress_threads.restype = ctypes.c_int64
+    lib.bench_progress_threads.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int]
+    lib.bench_short_threads.restype = ctypes.c_int64
+    lib.bench_short_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
     lib.bench_c_object.restype = ctypes.c_void_p
     if hasattr(lib, "bench_release"):
         lib.bench_release.restype = ctypes.c_uint32

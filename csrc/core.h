@@ -14,7 +14,8 @@
  *               raised to an HRESULT;
  *   callers.c   Python builtins that call a native vtable slot with converted arguments,
  *               releasing the GIL around the call (the proxies' fast path);
- *   pyapi.c     the C API bound at run time, the GIL check, start-up, shared helpers.
+ *   pyapi.c     the C API bound at run time, the GIL check, start-up, shared helpers;
+ *   threadstate.c  a kept Python thread state for each native thread that calls in.
  *
  * Calling native methods with a uniform "pointer-sized words" signature relies on the x86 and
  * x86-64 conventions (cdecl, stdcall, System V, Windows x64): every integer or pointer argument
@@ -115,8 +116,8 @@ typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *
 #define MSC_METH_FASTCALL 0x0080
 #define MSC_VECTORCALL_OFFSET ((size_t)1 << (8 * sizeof(size_t) - 1))  /* PY_VECTORCALL_ARGUMENTS_OFFSET */
 
-/* Every function the core calls, in the order msc_api_name() lists them. The first six
- * manage the GIL itself and may be called without it. */
+/* Every function the core calls, in the order msc_api_name() lists them. The first eight
+ * manage the GIL and thread states themselves and may be called without the GIL. */
 #define MSC_API_FUNCTIONS(X) \
     X(int, PyGILState_Ensure, (void)) \
     X(void, PyGILState_Release, (int)) \
@@ -124,6 +125,8 @@ typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *
     X(void *, PyGILState_GetThisThreadState, (void)) \
     X(void *, PyEval_SaveThread, (void)) \
     X(void, PyEval_RestoreThread, (void *)) \
+    X(void, PyThreadState_Clear, (void *)) \
+    X(void, PyThreadState_DeleteCurrent, (void)) \
     X(void, Py_IncRef, (PyObject *)) \
     X(void, Py_DecRef, (PyObject *)) \
     X(PyObject *, PyUnicode_DecodeUTF16, (const char *, Py_ssize_t, const char *, int *)) \
@@ -172,9 +175,30 @@ extern struct msc_py py;
 extern volatile int32_t msc_alive;     /* 1 between msc_py_init and msc_park */
 extern volatile int32_t msc_inflight;  /* trampoline calls between their alive check and their end */
 
-/* ---- entering Python from a native thread */
+/* ---- entering Python from a native thread (threadstate.c)
+ * PyGILState_Ensure on a thread Python never saw creates a thread state, and the matching
+ * Release destroys it again: some 13 us a call, 30 times the call itself. So the first call
+ * from such a thread keeps a state for it (one Ensure never released), and every call after
+ * that costs what a call from a Python thread costs. When the thread ends, a destructor (a
+ * pthread key, a fiber-local slot on Windows) gives the state back while Python is alive;
+ * after the park it is the interpreter's to free, and the thread never touches it again. */
+#if defined(_WIN32)
+extern DWORD msc_tls;
+#  define msc_tls_get() FlsGetValue(msc_tls)
+#else
+#  include <pthread.h>
+extern pthread_key_t msc_tls;
+#  define msc_tls_get() pthread_getspecific(msc_tls)
+#endif
+void msc_keep_thread(void);     /* without the GIL: the first call from this thread */
+int msc_threads_init(void);     /* msc_bind: the slot and its destructor; 0 if unavailable */
+
 typedef struct { int gil; } msc_gil;
-static inline void msc_enter(msc_gil *g) { g->gil = api.PyGILState_Ensure(); }
+static inline void msc_enter(msc_gil *g)
+{
+    if (!msc_tls_get()) msc_keep_thread();
+    g->gil = api.PyGILState_Ensure();
+}
 static inline void msc_leave(msc_gil *g) { api.PyGILState_Release(g->gil); }
 
 /* ---- helpers, with the GIL held (pyapi.c) */

@@ -52,6 +52,7 @@ MSC_API int msc_bind(void *const *functions, int n, int gil_check)
     for (i = 0; i < n; i++) if (!functions[i]) return 0;
     memcpy(&api, functions, sizeof api);
     msc_gil_checking = gil_check;
+    msc_threads_init();  /* without it every call from a native thread pays for a new state */
     return 1;
 }
 

@@ -390,9 +390,12 @@ static HRESULT load_python(msp_runtime *r)
     return bind_functions(r, lib) ? S_OK : MAPI_E_NO_SUPPORT;
 }
 #else
+/* The process's own Python, if one is loaded globally. Not RTLD_DEFAULT itself as the handle:
+ * glibc defines it as NULL, which reads as "none found". The program's handle searches the same
+ * global scope (the program, its dependencies, RTLD_GLOBAL libraries). */
 static msp_lib running_python(void)
 {
-    return dlsym(RTLD_DEFAULT, "Py_IsInitialized") ? RTLD_DEFAULT : NULL;
+    return dlsym(RTLD_DEFAULT, "Py_IsInitialized") ? dlopen(NULL, RTLD_NOW) : NULL;
 }
 
 static HRESULT load_python(msp_runtime *r)

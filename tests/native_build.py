@@ -41,7 +41,7 @@ LIBRARIES: Dict[str, tuple] = {
     "planted": ([NATIVE_SRC / "planted.c"], "c"),
     "example_provider": ([EXAMPLES / "c_provider" / "provider.c"], "c"),
     # the same native library setup.py builds: backend core, provider shim, embedding C API
-    "mapisync_native": ([CSRC / f"{part}.c" for part in ("pyapi", "objects", "dispatch", "callers", "shim")], "c"),
+    "mapisync_native": ([CSRC / f"{part}.c" for part in ("pyapi", "threadstate", "objects", "dispatch", "callers", "shim")], "c"),
 }
 
 # program name -> sources (C); they bind to Python at run time, if at all
@@ -167,6 +167,7 @@ def load(build_dir: Path) -> Dict[str, ctypes.CDLL]:
     _declare(host, "host_done", HRESULT, P, c_void_p, HRESULT)
     _declare(host, "host_progress_texts", c_int, P, POINTER(HRESULT))
     _declare(host, "host_progress_threads", c_int, P, c_int, c_int)
+    _declare(host, "host_short_threads", c_int, P, c_int, c_int, c_int)
     _declare(host, "host_error_on_new_thread", HRESULT, P, HRESULT)
     _declare(host, "host_spin_progress", c_int, P)
     _declare(host, "host_stack_balance", c_int, P, c_int)

@@ -67,3 +67,31 @@ class PySync(COMObject):
         self.calls.append((sib.ulSize, sib.ulFlags, sib.punkCallBack, bool(sib.phSyncDoneEvent)))
         sib.phSyncDoneEvent[0] = 0xD00E
         return 0
+
+
+# ---- Python thread states, counted the way the interpreter lists them
+import ctypes as _ctypes
+
+_api = _ctypes.pythonapi
+_api.PyInterpreterState_Get.restype = _ctypes.c_void_p
+_api.PyInterpreterState_ThreadHead.restype = _ctypes.c_void_p
+_api.PyInterpreterState_ThreadHead.argtypes = [_ctypes.c_void_p]
+_api.PyThreadState_Next.restype = _ctypes.c_void_p
+_api.PyThreadState_Next.argtypes = [_ctypes.c_void_p]
+_api.PyThreadState_Get.restype = _ctypes.c_void_p
+_api.PyThreadState_GetID.restype = _ctypes.c_uint64
+_api.PyThreadState_GetID.argtypes = [_ctypes.c_void_p]
+
+
+def thread_states() -> int:
+    """How many thread states the interpreter has now (with the GIL: ctypes.pythonapi keeps it)."""
+    count, state = 0, _api.PyInterpreterState_ThreadHead(_api.PyInterpreterState_Get())
+    while state:
+        count += 1
+        state = _api.PyThreadState_Next(state)
+    return count
+
+
+def thread_state_id() -> int:
+    """The unique id of the calling thread's current thread state."""
+    return int(_api.PyThreadState_GetID(_api.PyThreadState_Get()))

@@ -44,6 +44,16 @@ def test_a_python_provider_that_raises_shows_its_traceback(native):
     assert "RuntimeError: disk on fire" in run.stderr and "Traceback" in run.stderr
 
 
+def test_the_shim_inside_python_serves_from_the_running_interpreter(native):
+    """A shim loaded into a Python process uses that interpreter, before any library it is told
+    of: a second libpython in one process crashes it (3.9 once loaded the system's 3.11)."""
+    env = with_factory("embed_factories:disk_on_fire")
+    env["MAPISYNC_PYTHON"] = str(HERE / "no-such-libpython.so")
+    run = run_cli("drive", f"{shim(native)}:MapiSyncGetObject", env=env)
+    assert run.returncode == cli.EXIT_FAILED, run.stderr
+    assert "RuntimeError: disk on fire" in run.stderr and "Done: E_FAIL (0x80004005)" in run.stdout
+
+
 def test_the_log_level_is_chosen_on_the_command_line(native):
     quiet = run_cli("--log-level", "critical", "drive", f"{shim(native)}:MapiSyncGetObject",
                     env=with_factory("embed_factories:disk_on_fire"))

@@ -19,7 +19,7 @@ import pytest
 import mapisync_ctypes as m
 
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
-CORE_PARTS = [CSRC / f"{part}.c" for part in ("pyapi", "objects", "dispatch", "callers")]
+CORE_PARTS = [CSRC / f"{part}.c" for part in ("pyapi", "threadstate", "objects", "dispatch", "callers")]
 native_only = pytest.mark.skipif(m.BACKEND != "native", reason="the native backend's check")
 
 

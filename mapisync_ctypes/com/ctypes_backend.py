@@ -16,7 +16,7 @@ import threading
 from ctypes import Structure, c_int32, c_uint32, c_void_p
 from typing import Any, Dict, Tuple
 
-from . import debugstate, lifecycle, thunks
+from . import debugstate, lifecycle, threadstates, thunks
 from .contract import Backend, ClassSpec, dead_stubs, dead_vtable, log_not_live, retire_vtables
 from .declare import Interface
 from .hresult import E_INVALIDARG, E_NOINTERFACE, E_POINTER, E_UNEXPECTED, S_OK
@@ -73,9 +73,10 @@ class ClassInfo:
         for method in ClassSpec.own_methods(interface):
             func = ClassSpec.implementation(cls, method)
             if func is not None:
-                slots[method.name] = thunks.make_method_thunk(method, func, _live.get, _not_live)
+                slots[method.name] = thunks.make_method_thunk(method, func, _live.get, _not_live, keep_threads=True)
             else:
-                slots[method.name] = thunks.make_notimpl_thunk(method, cls.__name__, _live.get, _not_live)
+                slots[method.name] = thunks.make_notimpl_thunk(method, cls.__name__, _live.get, _not_live,
+                                                                   keep_threads=True)
         return interface.vtable_type(**slots)
 
 
@@ -156,7 +157,12 @@ def _internal_error(where: str, result: int) -> int:
 # The IUnknown thunks are shared by every class and interface. Each catches everything
 # itself: an exception escaping a ctypes callback would return 0, which is S_OK.
 
+_thread_seen = threadstates.local
+
+
 def _query_interface_py(this: int, riid: Any, ppv: Any) -> int:
+    if not _thread_seen.__dict__:  # a native thread's first call: keep its state
+        threadstates.note_thread()
     try:
         if not ppv:
             return E_POINTER
@@ -183,6 +189,8 @@ def _query_interface_py(this: int, riid: Any, ppv: Any) -> int:
 
 
 def _add_ref_py(this: int) -> int:
+    if not _thread_seen.__dict__:  # a native thread's first call: keep its state
+        threadstates.note_thread()
     try:
         block = _live_blocks.get(this)
         if block is not None:
@@ -202,6 +210,8 @@ def _add_ref_py(this: int) -> int:
 
 
 def _release_py(this: int) -> int:
+    if not _thread_seen.__dict__:  # a native thread's first call: keep its state
+        threadstates.note_thread()
     try:
         block = _live_blocks.get(this)
         if block is not None:

@@ -15,6 +15,7 @@ import linecache
 import logging
 from typing import Any, Callable, Dict
 
+from . import threadstates
 from .declare import Method
 from .hresult import COMError, E_FAIL, E_NOTIMPL, exception_to_hresult, format_hresult
 
@@ -60,17 +61,19 @@ def source_name(kind: str, method: Method, source: str) -> str:
 
 
 def make_method_thunk(method: Method, func: Callable[..., Any], lookup: Callable[[int], Any],
-                      not_live: Callable[[int, str], int]) -> Any:
+                      not_live: Callable[[int, str], int], keep_threads: bool = False) -> Any:
     """A ctypes callback for ``method`` that calls ``func(obj, *converted args)``.
 
     ``lookup(this)`` returns the live Python object or None; for None the
-    thunk returns ``not_live(this, method.name)``.
+    thunk returns ``not_live(this, method.name)``. ``keep_threads`` (the ctypes backend)
+    keeps the thread state of a native thread after its first call (see threadstates).
     """
     names = [f"a{i}" for i in range(len(method.params))]
     env: Dict[str, Any] = {
         "lookup": lookup, "func": func, "not_live": not_live, "failure": failure,
         "bad_return": bad_return, "BaseException": BaseException, "int": int,
         "MIN": _MIN_HR, "MAX": _MAX_HR, "NAME": method.name,
+        "local": threadstates.local, "note_thread": threadstates.note_thread,
     }
     call_args = []
     for name, param in zip(names, method.params):
@@ -79,9 +82,10 @@ def make_method_thunk(method: Method, func: Callable[..., Any], lookup: Callable
         else:
             env[f"conv_{name}"] = param.boundary.from_native
             call_args.append(f"conv_{name}({name})")
+    keep = "    if not local.__dict__:\n        note_thread()\n" if keep_threads else ""
     source = f"""
 def thunk(this, {", ".join(names)}):
-    obj = lookup(this)
+{keep}    obj = lookup(this)
     if obj is None:
         return not_live(this, NAME)
     try:
@@ -101,10 +105,12 @@ def thunk(this, {", ".join(names)}):
 
 
 def make_notimpl_thunk(method: Method, class_name: str, lookup: Callable[[int], Any],
-                       not_live: Callable[[int, str], int]) -> Any:
+                       not_live: Callable[[int, str], int], keep_threads: bool = False) -> Any:
     """The slot for a method the class does not define: E_NOTIMPL, never S_OK."""
 
     def thunk(this: int, *args: Any) -> int:
+        if keep_threads and not threadstates.local.__dict__:
+            threadstates.note_thread()
         if lookup(this) is None:
             return not_live(this, method.name)
         try:

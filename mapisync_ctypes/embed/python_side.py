@@ -9,7 +9,7 @@ import logging
 import traceback
 from typing import Any, Sequence, Tuple
 
-from ..com import lifecycle
+from ..com import lifecycle, threadstates
 from ..com.comobject import COMObject, com_pointer
 from ..com.hresult import E_FAIL, E_INVALIDARG, E_NOINTERFACE, S_OK, COMError, exception_to_hresult, format_hresult
 from ..com.types import GUID
@@ -23,6 +23,7 @@ logger = logging.getLogger("mapisync_ctypes")
 def create(spec: str, iid: str) -> Tuple[int, int, str]:
     """Call the factory named by "package.module:factory"; return its ``iid`` interface.
     A success HRESULT always comes with an address; every other outcome is a failure."""
+    threadstates.disable()  # the host may finalize Python while its threads live on
     try:
         module_name, _, factory_name = spec.partition(":")
         if not module_name or not factory_name:

@@ -205,11 +205,13 @@ def _run(target: str, scenario: Scenario, timeout: float,
         outcome.findings.append(Finding(scenario.rule, scenario.name, f"the provider crashed the host: "
                                         f"{scenario.title}", "the scenario runs to its end",
                                         f"the host process died of {crash}", repro, tail))
-    elif document is None:
+    elif document is None:  # e.g. ctypes on Windows turns an access violation into OSError
         outcome.status = "crashed"
-        outcome.findings.append(Finding(scenario.rule, scenario.name, f"the host process ended without a result: "
-                                        f"{scenario.title}", "the scenario runs to its end",
-                                        f"exit status {child.returncode}", repro, tail))
+        seen = (f"an access violation (ctypes raised OSError), exit status {child.returncode}"
+                if "access violation" in tail else f"the host process ended without a result, exit status "
+                f"{child.returncode}")
+        outcome.findings.append(Finding(scenario.rule, scenario.name, f"the provider crashed the host: "
+                                        f"{scenario.title}", "the scenario runs to its end", seen, repro, tail))
     if outcome.findings and outcome.status == "passed":
         outcome.status = "failed"
     return outcome, document

@@ -31,6 +31,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with one-line errors instead of the usage block."""
 
     def error(self, message: str) -> NoReturn:
+        """Bad use: raise UsageError (main prints it as one line, exit status 2)."""
         raise UsageError(message)
 
 

@@ -8,6 +8,8 @@
  *   embed_host threads SPEC N the first create from N host threads at once (none of them the
  *                             main thread), one sync, then the shutdown from main()
  *   embed_host inflight SPEC  a sync running on a host thread when main() shuts Python down
+ *   embed_host outlive SPEC   4 host threads call into Python (each keeps a thread state),
+ *                             live on through the shutdown, call again, then end
  *
  * Prints "key=value" lines; exits 0 when every check passed.
  */
@@ -144,6 +146,52 @@ static int inflight_case(const char *spec)
     return 0;
 }
 
+/* ---- outlive: host threads that called in (and so have kept thread states) end after the
+ * interpreter is gone. Their calls after the shutdown must be E_UNEXPECTED, and their ending
+ * must not touch the freed states (valgrind and ASan see it if it does). */
+typedef struct { IMAPISync *sync; volatile long *shut; volatile long called; HRESULT before, after; } outlive_arg;
+
+static void outlive_body(void *p)
+{
+    outlive_arg *a = (outlive_arg *)p;
+    int i;
+    for (i = 0; i < 3; i++) a->before = a->sync->lpVtbl->SynchronizeInBackground(a->sync, NULL);
+    test_atomic_inc(&a->called);
+    while (!*a->shut) test_sleep_ms(1);
+    a->after = a->sync->lpVtbl->SynchronizeInBackground(a->sync, NULL);
+}
+
+static int outlive_case(const char *spec)
+{
+    test_thread threads[4];
+    outlive_arg args[4];
+    volatile long shut = 0;
+    IMAPISync *sync = NULL;
+    int i, waited, bad = 0;
+    HRESULT hr = MapiSyncCreateFromPython(spec, &IID_IMAPISync, (void **)&sync);
+    printf("create=0x%08lX %s\n", (unsigned long)(ULONG)hr, MapiSyncPythonError());
+    if (FAILED(hr)) return 1;
+    for (i = 0; i < 4; i++) {
+        args[i].sync = sync; args[i].shut = &shut; args[i].called = 0; args[i].before = args[i].after = S_OK;
+        if (!test_thread_run(&threads[i], outlive_body, &args[i])) return 1;
+    }
+    for (i = 0; i < 4; i++)
+        for (waited = 0; !args[i].called && waited < 20000; waited += 1) test_sleep_ms(1);
+    hr = MapiSyncShutdownPython();
+    printf("shutdown=0x%08lX\n", (unsigned long)(ULONG)hr);
+    bad += hr != S_OK;
+    test_atomic_inc(&shut);
+    for (i = 0; i < 4; i++) {
+        test_thread_join(threads[i]);  /* each ends after the interpreter */
+        printf("thread%d=before=0x%08lX after=0x%08lX\n", i, (unsigned long)(ULONG)args[i].before,
+               (unsigned long)(ULONG)args[i].after);
+        bad += args[i].before != E_INVALIDARG || args[i].after != E_UNEXPECTED;
+    }
+    sync->lpVtbl->Release(sync);
+    printf("result=%s\n", bad ? "FAILED" : "ok");
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -152,6 +200,8 @@ int main(int argc, char **argv)
     else if (argc >= 4 && strcmp(argv[1], "error") == 0) rc = error_case(argv[2], argv[3]);
     else if (argc >= 4 && strcmp(argv[1], "threads") == 0) rc = threads_case(argv[2], atoi(argv[3]));
     else if (argc >= 3 && strcmp(argv[1], "inflight") == 0) rc = inflight_case(argv[2]);
-    else { fprintf(stderr, "usage: embed_host run SPEC | error SPEC sync|callback | threads SPEC N | inflight SPEC\n"); rc = 2; }
+    else if (argc >= 3 && strcmp(argv[1], "outlive") == 0) rc = outlive_case(argv[2]);
+    else { fprintf(stderr, "usage: embed_host run SPEC | error SPEC sync|callback | threads SPEC N | inflight SPEC"
+                           " | outlive SPEC\n"); rc = 2; }
     return rc;
 }

@@ -231,6 +231,31 @@ TEST_API int host_progress_threads(IMAPISyncProgressCallback *cb, int n_threads,
     return failed;
 }
 
+/* `threads` short-lived native threads, one after another (`at_once` at a time), each calling
+ * Progress `calls` times: the kept thread states must go away with their threads. Returns the
+ * number of calls that did not return S_OK, or -1 if a thread could not start. */
+TEST_API int host_short_threads(IMAPISyncProgressCallback *cb, int threads, int calls, int at_once)
+{
+    test_thread batch[16];
+    progress_arg args[16];
+    volatile long go = 1;
+    int done = 0, failed = 0, i, n;
+    if (at_once < 1 || at_once > 16) at_once = 1;
+    while (done < threads) {
+        n = threads - done < at_once ? threads - done : at_once;
+        for (i = 0; i < n; i++) {
+            args[i].cb = cb; args[i].thread = done + i; args[i].calls = calls; args[i].go = &go; args[i].failed = 0;
+            if (!test_thread_run(&batch[i], progress_body, &args[i])) return -1;
+        }
+        for (i = 0; i < n; i++) {
+            test_thread_join(batch[i]);
+            failed += (int)args[i].failed;
+        }
+        done += n;
+    }
+    return failed;
+}
+
 /* One Error call on a new native thread; returns what it returned. */
 typedef struct { IMAPISyncProgressCallback *cb; HRESULT in, out; } error_arg;
 static void error_body(void *p)

@@ -1,0 +1,123 @@
+/*
+ * threadstate.c - a kept Python thread state for each native thread that calls in.
+ *
+ * A MAPI host calls from threads Python never created. PyGILState_Ensure gives such a thread a
+ * new thread state and PyGILState_Release deletes it again, on every call. Instead, the first
+ * call from the thread takes one more Ensure that is not released: the state lives on (with
+ * its gilstate count at 1), and later Ensure/Release pairs only take and drop the GIL.
+ *
+ * The state goes back when the thread ends, on that thread, while Python's own slot for the
+ * thread still finds it: a fiber-local-storage callback (Windows) or a thread_local-style
+ * destructor (__cxa_thread_atexit_impl: glibc 2.18+, musl) gives back the kept Ensure through
+ * the GIL API, which deletes the state. Where that hook is missing, a pthread key destructor
+ * deletes it directly. Either way only while Python is alive (msc_alive), counted in
+ * msc_inflight so the exit waits for it; after the park the interpreter frees the states
+ * itself when it finalizes, and a thread that ends later leaves its pointer alone.
+ *
+ * Part of the compiled backend; csrc/core.h says how the parts fit and what the GIL rule is.
+ */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1  /* RTLD_DEFAULT */
+#endif
+#define MSC_CORE_INTERNAL 1
+#include "core.h"
+#include <stdlib.h>
+#include <string.h>
+#if !defined(_WIN32)
+#  include <dlfcn.h>
+#endif
+
+/* the slot's value for a thread Python made (or one that already had a state): nothing kept */
+#define MSC_PYTHON_THREAD ((void *)(uintptr_t)1)
+
+enum { MSC_GIL_LOCKED = 0, MSC_GIL_UNLOCKED = 1 };  /* PyGILState_STATE */
+
+static volatile int32_t msc_tls_ready;
+
+/* The thread is ending and Python's slot for it still holds the kept state (Windows' FLS
+ * callbacks and C++-style thread_local destructors run before TLS is torn down): the GIL API
+ * takes it, then the second Release reaches zero and deletes it. */
+static void msc_give_back(void *kept)
+{
+    if (!kept || kept == MSC_PYTHON_THREAD) return;
+    msc_atomic_add(&msc_inflight, 1);
+    if (msc_atomic_load(&msc_alive) && api.PyGILState_GetThisThreadState() == kept) {
+        api.PyGILState_Ensure();                   /* the kept state, current: count 2 */
+        api.PyGILState_Release(MSC_GIL_LOCKED);    /* count 1, the GIL still held */
+        api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
+    }
+    msc_atomic_add(&msc_inflight, -1);
+}
+
+#if defined(_WIN32)
+DWORD msc_tls = FLS_OUT_OF_INDEXES;
+static void NTAPI msc_fls_ended(void *kept) { msc_give_back(kept); }
+static int msc_tls_set(void *value) { return FlsSetValue(msc_tls, value) != 0; }
+static int msc_at_thread_end(void *kept) { (void)kept; return 1; }  /* the FLS slot's callback */
+#else
+pthread_key_t msc_tls;
+static int msc_tls_set(void *value) { return pthread_setspecific(msc_tls, value) == 0; }
+
+/* glibc 2.18+ and musl: the hook C++ thread_local destructors use */
+typedef int (*msc_cxa_fn)(void (*)(void *), void *, void *);
+static msc_cxa_fn msc_cxa;
+
+static int msc_at_thread_end(void *kept)
+{
+    return !msc_cxa || msc_cxa(msc_give_back, kept, (void *)(uintptr_t)&msc_tls_ready) == 0;
+}
+
+/* Without that hook, the key's own destructor: by then the C library may have emptied Python's
+ * slot for this thread (glibc clears every key's value, in key order, before calling
+ * destructors), so not through PyGILState_*: make the state current, clear it, delete it, the
+ * way CPython ends its own threads. */
+static void msc_key_ended(void *kept)
+{
+    if (!kept || kept == MSC_PYTHON_THREAD) return;
+    msc_atomic_add(&msc_inflight, 1);
+    if (msc_atomic_load(&msc_alive)) {
+        api.PyEval_RestoreThread(kept);
+        api.PyThreadState_Clear(kept);
+        api.PyThreadState_DeleteCurrent();  /* and lets the GIL go */
+    }
+    msc_atomic_add(&msc_inflight, -1);
+}
+#endif
+
+int msc_threads_init(void)
+{
+    if (msc_atomic_load(&msc_tls_ready)) return 1;
+#if defined(_WIN32)
+    msc_tls = FlsAlloc(msc_fls_ended);
+    if (msc_tls == FLS_OUT_OF_INDEXES) return 0;
+#else
+    msc_cxa = (msc_cxa_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "__cxa_thread_atexit_impl");
+    {   /* MAPISYNC_THREAD_END=key: the fallback, as on a C library without the hook (tests) */
+        const char *end = getenv("MAPISYNC_THREAD_END");
+        if (end && strcmp(end, "key") == 0) msc_cxa = NULL;
+    }
+    if (pthread_key_create(&msc_tls, msc_cxa ? NULL : msc_key_ended) != 0) return 0;
+#endif
+    msc_atomic_add(&msc_tls_ready, 1);
+    return 1;
+}
+
+void msc_keep_thread(void)
+{
+    void *mark = MSC_PYTHON_THREAD;
+    if (!msc_atomic_load(&msc_tls_ready)) return;  /* no slot: every call pays, nothing breaks */
+    if (!api.PyGILState_GetThisThreadState()) {    /* a thread Python never saw */
+        api.PyGILState_Ensure();                   /* a new state, never released here */
+        mark = api.PyGILState_GetThisThreadState();
+        api.PyEval_SaveThread();                   /* let the GIL go, keep the state */
+        if (!msc_at_thread_end(mark) || !msc_tls_set(mark)) {
+            /* nothing would give it back: give it back now rather than leak it */
+            api.PyGILState_Ensure();                   /* count 2 */
+            api.PyGILState_Release(MSC_GIL_LOCKED);    /* count 1, the GIL still held */
+            api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
+            return;
+        }
+        return;
+    }
+    msc_tls_set(mark);
+}

@@ -1,0 +1,139 @@
+"""Kept Python thread states for native threads, on the ctypes backend (the compiled core does
+the same in csrc/threadstate.c).
+
+A ctypes callback called from a thread Python never saw runs in a thread state that ctypes
+creates (PyGILState_Ensure) and deletes again (PyGILState_Release) around that one call: some
+13 us, ten times the call itself. On the first call from such a thread, :func:`note_thread`
+takes one more PyGILState_Ensure, never released by the call, so ctypes' Release leaves the
+state alive and later calls only take the GIL. When the thread ends, a destructor given back
+that one Ensure on the thread itself, and ctypes' own Release around the destructor deletes
+the state, as the GIL API intends:
+
+- Linux (glibc 2.18+, musl): ``__cxa_thread_atexit_impl``, the hook C++ ``thread_local``
+  destructors use. It runs before the C library empties its thread-specific slots, so
+  Python's own slot still finds the state. Without it, nothing is kept.
+- Windows: a fiber-local-storage slot's callback (FlsAlloc), which runs as the thread ends.
+
+The destructor is a ctypes callback that is never freed, so a thread that ends late never
+jumps into freed memory. States are kept only in a Python process that finalizes as it
+exits: an interpreter embedded through the shim or the C API may be finalized while host
+threads live on, so :func:`disable` (called on the first create) turns keeping off there;
+embedded hosts normally run on the compiled backend anyway.
+"""
+
+import ctypes
+import logging
+import sys
+import threading
+from _thread import get_ident
+from typing import Any, Dict, Optional
+
+__all__ = ["local", "note_thread", "disable", "kept_count", "AVAILABLE"]
+
+logger = logging.getLogger("mapisync_ctypes")
+
+#: empty on a thread state not looked at yet: the hot path's one test is ``if not local.__dict__``.
+#: It lives and dies with the thread state, so a new thread that reuses an old one's ident
+#: is looked at afresh.
+local = threading.local()
+_pins: Dict[int, int] = {}  # ident -> the id of the thread state kept for it
+_lock = threading.Lock()
+_enabled = True
+
+_api = ctypes.pythonapi
+_api.PyGILState_Ensure.restype = ctypes.c_int
+_api.PyGILState_Release.argtypes = [ctypes.c_int]
+_api.PyGILState_GetThisThreadState.restype = ctypes.c_void_p
+_api.PyThreadState_GetID.restype = ctypes.c_uint64
+_api.PyThreadState_GetID.argtypes = [ctypes.c_void_p]
+_GIL_LOCKED = 0  # PyGILState_LOCKED: what Ensure returns inside a callback, which holds the GIL
+
+
+def _thread_ended(state: Optional[int]) -> None:
+    """The destructor, on the ending thread, inside ctypes' own Ensure/Release: give back the
+    kept Ensure, so ctypes' Release deletes the state."""
+    try:
+        ident = get_ident()
+        with _lock:
+            pinned = _pins.pop(ident, None)
+        current = _api.PyGILState_GetThisThreadState()
+        if pinned is not None and state and current == state and _api.PyThreadState_GetID(current) == pinned:
+            _api.PyGILState_Release(_GIL_LOCKED)
+    except BaseException:  # a destructor must not raise (and may run at interpreter exit)
+        pass
+
+
+_register: Any = None
+if sys.platform == "win32":
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    _FLS_CALLBACK = ctypes.WINFUNCTYPE(None, ctypes.c_void_p)(_thread_ended)
+    _kernel32.FlsAlloc.restype = ctypes.c_uint32
+    _kernel32.FlsAlloc.argtypes = [ctypes.c_void_p]
+    _kernel32.FlsSetValue.restype = ctypes.c_int
+    _kernel32.FlsSetValue.argtypes = [ctypes.c_uint32, ctypes.c_void_p]
+    _slot = _kernel32.FlsAlloc(ctypes.cast(_FLS_CALLBACK, ctypes.c_void_p))
+    if _slot != 0xFFFFFFFF:
+        def _register(state: int) -> bool:
+            return bool(_kernel32.FlsSetValue(_slot, state))
+    _keep_alive: Any = _FLS_CALLBACK
+else:
+    _DTOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_thread_ended)
+    _keep_alive = _DTOR
+    _cxa: Any = None
+    try:
+        _cxa = ctypes.CDLL(None).__cxa_thread_atexit_impl
+    except (OSError, AttributeError):
+        pass
+    if _cxa is not None:
+        _cxa.restype = ctypes.c_int
+        _cxa.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+        # glibc wants an address inside a loaded object, to keep that object loaded while a
+        # destructor is pending (NULL is not accepted): Python's own library will do
+        _DSO = ctypes.cast(_api.PyGILState_Ensure, ctypes.c_void_p)
+
+        def _register(state: int) -> bool:
+            return bool(_cxa(ctypes.cast(_DTOR, ctypes.c_void_p), state, _DSO) == 0)
+
+# never freed, not even when the interpreter finalizes: a destructor may still be on its way
+_api.Py_IncRef(ctypes.py_object(_keep_alive))
+
+#: False where no thread-exit hook exists: every call from a native thread then pays in full
+AVAILABLE = _register is not None
+
+
+def note_thread() -> None:
+    """Called by a callback, with the GIL, the first time it runs on a thread: keep the
+    thread state of a native thread (one Python did not create) until that thread ends."""
+    ident = get_ident()
+    local.seen = True
+    with _lock:
+        if not (_enabled and AVAILABLE) or ident in _pins:
+            return
+        owner = threading._active.get(ident)  # type: ignore[attr-defined]
+        if owner is not None and not isinstance(owner, threading._DummyThread):
+            return  # a thread Python made: its state is Python's
+        state = _api.PyGILState_GetThisThreadState()
+        if not state:
+            return
+        _api.PyGILState_Ensure()  # the kept one: ctypes' Release no longer reaches zero
+        if not _register(state):
+            _api.PyGILState_Release(_GIL_LOCKED)
+            return
+        _pins[ident] = _api.PyThreadState_GetID(state)
+
+
+def disable() -> None:
+    """Keep no more states (embedding: the interpreter may be finalized before host threads
+    end, and a destructor must not enter it then)."""
+    global _enabled
+    with _lock:
+        if _enabled:
+            _enabled = False
+            logger.debug("the ctypes backend keeps no thread states in an embedded interpreter")
+
+
+def kept_count() -> int:
+    """How many native threads have a kept state now (for tests and diagnostics)."""
+    with _lock:
+        return len(_pins)
