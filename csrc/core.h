@@ -179,8 +179,9 @@ extern volatile int32_t msc_inflight;  /* trampoline calls between their alive c
  * PyGILState_Ensure on a thread Python never saw creates a thread state, and the matching
  * Release destroys it again: some 13 us a call, 30 times the call itself. So the first call
  * from such a thread keeps a state for it (one Ensure never released), and every call after
- * that costs what a call from a Python thread costs. When the thread ends, a destructor (a
- * pthread key, a fiber-local slot on Windows) gives the state back while Python is alive;
+ * that costs what a call from a Python thread costs. When the thread ends, a destructor (the C
+ * library's thread_local hook or a pthread key; a fiber-local slot on Windows) gives the state
+ * back while Python is alive;
  * after the park it is the interpreter's to free, and the thread never touches it again. */
 #if defined(_WIN32)
 extern DWORD msc_tls;

@@ -3,7 +3,6 @@ state across its calls (as fast as a Python thread's), and gives it back when it
 
 import logging
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import pytest
 import mapisync_ctypes as m
 from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, wrap
 
-from support import thread_state_id, thread_states
+from support import memory_kib, thread_state_id, thread_states
 from test_embedding import hosts, run_host  # noqa: F401  (the fixture and the helper)
 
 HERE = Path(__file__).resolve().parent
@@ -73,14 +72,13 @@ def test_states_go_with_their_threads(native):
     Counter.calls = 0
     before = thread_states()
     assert native.host.host_short_threads(address, 200, 3, 8) == 0  # warm-up: allocator, caches
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if sys.platform != "win32" else 0
+    memory = memory_kib()
     assert native.host.host_short_threads(address, 5000, 3, 8) == 0
     assert Counter.calls == 5200 * 3
     wrap(address, IMAPISyncProgressCallback, addref=False).release()
     assert thread_states() == before
-    if sys.platform != "win32":
-        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
-        assert grown_kib < 4096, f"the process grew by {grown_kib} KiB over 5,000 threads"
+    grown_kib = memory_kib() - memory  # a kept state is some KiB: 5,000 leaked would be >10 MiB
+    assert grown_kib < 4096, f"the process grew by {grown_kib} KiB over 5,000 threads"
     if m.BACKEND == "ctypes":
         from mapisync_ctypes.com import threadstates
         assert threadstates.kept_count() == 0
