@@ -6,11 +6,12 @@
  * call from the thread takes one more Ensure that is not released: the state lives on (with
  * its gilstate count at 1), and later Ensure/Release pairs only take and drop the GIL.
  *
- * The state goes back when the thread ends, on that thread, while Python's own slot for the
- * thread still finds it: a fiber-local-storage callback (Windows) or a thread_local-style
- * destructor (__cxa_thread_atexit_impl: glibc 2.18+, musl) gives back the kept Ensure through
- * the GIL API, which deletes the state. Where that hook is missing, a pthread key destructor
- * deletes it directly. Either way only while Python is alive (msc_alive), counted in
+ * The state goes back when the thread ends. On Linux, on that thread, while Python's own slot
+ * for the thread still finds it: a thread_local-style destructor (__cxa_thread_atexit_impl:
+ * glibc 2.18+, musl) gives back the kept Ensure through the GIL API, which deletes the state;
+ * where that hook is missing, a pthread key destructor deletes it directly. On Windows a
+ * fiber-local-storage callback hands it to a reaper thread, which deletes it (taking the GIL
+ * inside that callback can deadlock). Either way only while Python is alive (msc_alive), counted in
  * msc_inflight so the exit waits for it; after the park the interpreter frees the states
  * itself when it finalizes, and a thread that ends later leaves its pointer alone.
  *
@@ -34,8 +35,68 @@ enum { MSC_GIL_LOCKED = 0, MSC_GIL_UNLOCKED = 1 };  /* PyGILState_STATE */
 
 static volatile int32_t msc_tls_ready;
 
-/* The thread is ending and Python's slot for it still holds the kept state (Windows' FLS
- * callbacks and C++-style thread_local destructors run before TLS is torn down): the GIL API
+/* A state whose thread is gone, or is ending where Python's slot may already be empty: made
+ * current on this thread (which must have none of its own), cleared and deleted, the way CPython
+ * ends its own threads. */
+static void msc_delete_state(void *kept)
+{
+    msc_atomic_add(&msc_inflight, 1);
+    if (msc_atomic_load(&msc_alive)) {
+        api.PyEval_RestoreThread(kept);
+        api.PyThreadState_Clear(kept);
+        api.PyThreadState_DeleteCurrent();  /* and lets the GIL go */
+    }
+    msc_atomic_add(&msc_inflight, -1);
+}
+
+#if defined(_WIN32)
+/* Windows runs FLS callbacks holding a process-wide FLS lock (Wine does; Windows' own order is
+ * not documented), and a thread that holds the GIL may be waiting for that lock: any new
+ * thread's first FlsSetValue, the C runtime's per-thread data. Taking the GIL inside the
+ * callback can deadlock, so the callback only queues the state, and a reaper thread of ours,
+ * which never has a state of its own, deletes it. */
+typedef struct msc_dead { struct msc_dead *next; void *state; } msc_dead;
+static SRWLOCK msc_dead_lock = SRWLOCK_INIT;
+static msc_dead *msc_dead_list;
+static HANDLE msc_dead_event;
+
+static DWORD WINAPI msc_reaper(void *unused)
+{
+    (void)unused;
+    while (WaitForSingleObject(msc_dead_event, INFINITE) == WAIT_OBJECT_0) {
+        msc_dead *list;
+        AcquireSRWLockExclusive(&msc_dead_lock);
+        list = msc_dead_list;
+        msc_dead_list = NULL;
+        ReleaseSRWLockExclusive(&msc_dead_lock);
+        while (list) {
+            msc_dead *next = list->next;
+            msc_delete_state(list->state);
+            free(list);
+            list = next;
+        }
+    }
+    return 0;
+}
+
+DWORD msc_tls = FLS_OUT_OF_INDEXES;
+static void NTAPI msc_fls_ended(void *kept)
+{
+    msc_dead *dead;
+    if (!kept || kept == MSC_PYTHON_THREAD || !msc_atomic_load(&msc_alive)) return;
+    if (!(dead = (msc_dead *)malloc(sizeof *dead))) return;  /* leaks one state rather than block */
+    dead->state = kept;
+    AcquireSRWLockExclusive(&msc_dead_lock);
+    dead->next = msc_dead_list;
+    msc_dead_list = dead;
+    ReleaseSRWLockExclusive(&msc_dead_lock);
+    SetEvent(msc_dead_event);
+}
+static int msc_tls_set(void *value) { return FlsSetValue(msc_tls, value) != 0; }
+static int msc_at_thread_end(void *kept) { (void)kept; return 1; }  /* the FLS slot's callback */
+#else
+/* The thread is ending and Python's slot for it still holds the kept state (C++-style
+ * thread_local destructors run before the C library empties its thread-specific slots): the GIL API
  * takes it, then the second Release reaches zero and deletes it. */
 static void msc_give_back(void *kept)
 {
@@ -49,12 +110,6 @@ static void msc_give_back(void *kept)
     msc_atomic_add(&msc_inflight, -1);
 }
 
-#if defined(_WIN32)
-DWORD msc_tls = FLS_OUT_OF_INDEXES;
-static void NTAPI msc_fls_ended(void *kept) { msc_give_back(kept); }
-static int msc_tls_set(void *value) { return FlsSetValue(msc_tls, value) != 0; }
-static int msc_at_thread_end(void *kept) { (void)kept; return 1; }  /* the FLS slot's callback */
-#else
 pthread_key_t msc_tls;
 static int msc_tls_set(void *value) { return pthread_setspecific(msc_tls, value) == 0; }
 
@@ -73,14 +128,7 @@ static int msc_at_thread_end(void *kept)
  * way CPython ends its own threads. */
 static void msc_key_ended(void *kept)
 {
-    if (!kept || kept == MSC_PYTHON_THREAD) return;
-    msc_atomic_add(&msc_inflight, 1);
-    if (msc_atomic_load(&msc_alive)) {
-        api.PyEval_RestoreThread(kept);
-        api.PyThreadState_Clear(kept);
-        api.PyThreadState_DeleteCurrent();  /* and lets the GIL go */
-    }
-    msc_atomic_add(&msc_inflight, -1);
+    if (kept && kept != MSC_PYTHON_THREAD) msc_delete_state(kept);
 }
 #endif
 
@@ -88,6 +136,12 @@ int msc_threads_init(void)
 {
     if (msc_atomic_load(&msc_tls_ready)) return 1;
 #if defined(_WIN32)
+    {
+        HANDLE reaper;
+        if (!(msc_dead_event = CreateEventW(NULL, FALSE, FALSE, NULL))) return 0;
+        if (!(reaper = CreateThread(NULL, 0, msc_reaper, NULL, 0, NULL))) return 0;
+        CloseHandle(reaper);
+    }
     msc_tls = FlsAlloc(msc_fls_ended);
     if (msc_tls == FLS_OUT_OF_INDEXES) return 0;
 #else

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,21 @@ from support import memory_kib, thread_state_id, thread_states
 from test_embedding import hosts, run_host  # noqa: F401  (the fixture and the helper)
 
 HERE = Path(__file__).resolve().parent
+
+
+# The compiled core keeps states everywhere; the ctypes backend where a thread-end hook can
+# free them without risking a deadlock (not on Windows: see com/threadstates.py).
+KEEPS_STATES = m.BACKEND == "native" or sys.platform != "win32"
+
+
+def states_return_to(count: int, seconds: float = 10.0) -> bool:
+    """On Windows a reaper thread deletes the states of ended threads, a moment later."""
+    deadline = time.monotonic() + seconds
+    while thread_states() != count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class Recorder(COMObject):
@@ -52,7 +68,10 @@ def test_a_native_thread_keeps_one_state_across_its_calls(native, recorder, capl
     for ident, state in obj.calls:
         by_thread.setdefault(ident, set()).add(state)
     assert len(by_thread) == 4 and len(obj.calls) == 24
-    assert all(len(states) == 1 for states in by_thread.values()), by_thread  # one state per thread
+    if KEEPS_STATES:
+        assert all(len(states) == 1 for states in by_thread.values()), by_thread  # one state per thread
+    else:  # the ctypes backend on Windows keeps none (documented): a new state for every call
+        assert all(len(states) == 6 for states in by_thread.values()), by_thread
     assert set(obj.dummy) == {"_DummyThread"}  # threading sees foreign threads as before
     assert caplog.text.count("ValueError: the third call fails") == 4  # tracebacks as before
 
@@ -76,7 +95,7 @@ def test_states_go_with_their_threads(native):
     assert native.host.host_short_threads(address, 5000, 3, 8) == 0
     assert Counter.calls == 5200 * 3
     wrap(address, IMAPISyncProgressCallback, addref=False).release()
-    assert thread_states() == before
+    assert states_return_to(before), (thread_states(), before)
     grown_kib = memory_kib() - memory  # a kept state is some KiB: 5,000 leaked would be >10 MiB
     assert grown_kib < 4096, f"the process grew by {grown_kib} KiB over 5,000 threads"
     if m.BACKEND == "ctypes":

@@ -5,14 +5,15 @@ A ctypes callback called from a thread Python never saw runs in a thread state t
 creates (PyGILState_Ensure) and deletes again (PyGILState_Release) around that one call: some
 13 us, ten times the call itself. On the first call from such a thread, :func:`note_thread`
 takes one more PyGILState_Ensure, never released by the call, so ctypes' Release leaves the
-state alive and later calls only take the GIL. When the thread ends, a destructor given back
+state alive and later calls only take the GIL. When the thread ends, a destructor gives back
 that one Ensure on the thread itself, and ctypes' own Release around the destructor deletes
 the state, as the GIL API intends:
 
 - Linux (glibc 2.18+, musl): ``__cxa_thread_atexit_impl``, the hook C++ ``thread_local``
   destructors use. It runs before the C library empties its thread-specific slots, so
   Python's own slot still finds the state. Without it, nothing is kept.
-- Windows: a fiber-local-storage slot's callback (FlsAlloc), which runs as the thread ends.
+- Windows: nothing is kept (see the note where ``_register`` is chosen); the compiled core
+  keeps states there.
 
 The destructor is a ctypes callback that is never freed, so a thread that ends late never
 jumps into freed memory. States are kept only in a Python process that finalizes as it
@@ -65,17 +66,11 @@ def _thread_ended(state: Optional[int]) -> None:
 
 _register: Any = None
 if sys.platform == "win32":
-    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    _FLS_CALLBACK = ctypes.WINFUNCTYPE(None, ctypes.c_void_p)(_thread_ended)
-    _kernel32.FlsAlloc.restype = ctypes.c_uint32
-    _kernel32.FlsAlloc.argtypes = [ctypes.c_void_p]
-    _kernel32.FlsSetValue.restype = ctypes.c_int
-    _kernel32.FlsSetValue.argtypes = [ctypes.c_uint32, ctypes.c_void_p]
-    _slot = _kernel32.FlsAlloc(ctypes.cast(_FLS_CALLBACK, ctypes.c_void_p))
-    if _slot != 0xFFFFFFFF:
-        def _register(state: int) -> bool:
-            return bool(_kernel32.FlsSetValue(_slot, state))
-    _keep_alive: Any = _FLS_CALLBACK
+    # Fiber-local-storage callbacks run holding a process-wide FLS lock (Wine's do), which a
+    # thread holding the GIL may be waiting for: a callback that takes the GIL can deadlock. The compiled core hands the state to a
+    # reaper thread of its own; pure Python has no thread without a state to do that, so on
+    # Windows this backend keeps nothing and every call from a native thread pays in full.
+    _keep_alive: Any = None
 else:
     _DTOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_thread_ended)
     _keep_alive = _DTOR
