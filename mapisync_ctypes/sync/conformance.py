@@ -9,6 +9,7 @@ its rule, its scenario, what was expected, what was seen, and the command that s
 
 import concurrent.futures
 import json
+import logging
 import os
 import re
 import signal
@@ -21,6 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .hostoptions import drive_command, to_arguments
 from .rules import RULES, Violation
 from .scenarios import BASELINE, Scenario, scenarios
+
+logger = logging.getLogger("mapisync_ctypes")
 
 __all__ = ["check_provider", "CheckReport", "Finding", "Outcome", "CheckError"]
 
@@ -165,6 +168,22 @@ def _reports(document: Optional[Dict[str, Any]]) -> Tuple[int, int]:
     return (sum(e["kind"] == "Progress" for e in events), sum(e["kind"] == "Error" for e in events))
 
 
+def _spawn(command: List[str], env: Dict[str, str]) -> "subprocess.Popen[bytes]":
+    """Starts a scenario's child. Starting a process can fail for a moment under load (Wine
+    answers many at once with ERROR_INTERNAL_ERROR): that says nothing of the provider, so
+    try again before giving up with CheckError."""
+    failure: Optional[OSError] = None
+    for attempt in range(4):
+        try:
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env)
+        except OSError as error:
+            logger.warning("could not start a scenario's process (%s); trying again", error)
+            failure = error
+            time.sleep(0.2 * (attempt + 1))
+    raise CheckError(f"cannot start a process for the check: {failure}", usage=False)
+
+
 def _run(target: str, scenario: Scenario, timeout: float,
          env: Dict[str, str]) -> Tuple[Outcome, Optional[Dict[str, Any]]]:
     """One scenario in a child process: ``mapisync drive TARGET OPTIONS --json``."""
@@ -172,8 +191,7 @@ def _run(target: str, scenario: Scenario, timeout: float,
                *to_arguments(scenario.with_timeout(timeout)), "--json"]
     limit = timeout * (2 if scenario.options.get("concurrent") else 1) + 5.0
     started = time.monotonic()
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=env)
+    child = _spawn(command, env)
     hung = False
     try:
         out, err = child.communicate(timeout=limit)
