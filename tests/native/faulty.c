@@ -81,8 +81,10 @@ static void faulty_thread(void *arg)
     }
     hr = own->fault == OK_AFTER_CANCEL ? S_OK : first_failure;
     cb->lpVtbl->Done(cb, job->done.host, hr);
+    /* MIXES_SYNCS keeps its callback: another sync's thread may still report to it, and this
+     * fault is the mix-up, not a use after the final Release (which may crash the host) */
     if (own->fault != NO_OWN_REFERENCE) {
-        own->cb->lpVtbl->Release(own->cb);
+        if (own->fault != MIXES_SYNCS) own->cb->lpVtbl->Release(own->cb);
         if (own->session) own->session->lpVtbl->Release(own->session);
     }
     MapiSyncDoneSignal(own->fault == SIGNALS_HOST_HANDLE ? own->done.host : own->done.private_copy);
