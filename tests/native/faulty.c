@@ -62,6 +62,8 @@ static void faulty_thread(void *arg)
         test_sleep_ms(30);  /* long enough for the other syncs to replace `current` */
         job = current;
     }
+    if (own->fault == NO_OWN_REFERENCE)  /* report after the host has let go (its calls are fast */
+        test_sleep_ms(50);                /* enough to finish before SynchronizeInBackground returns) */
     if (own->fault == DIES_WITH_LAST_RELEASE) {
         test_sleep_ms(50);  /* the host has released the provider by now */
         self->log(self);
