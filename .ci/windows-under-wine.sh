@@ -148,8 +148,12 @@ for spec in "${interpreters[@]}"; do
     done
     # calls from native threads, both backends (benchmarks/threads.py runs each in a child)
     log="$build/threads-$tree.log"
-    (cd "$run" && timeout 900 wine "$build/$tree/python.exe" "$run_win\\benchmarks\\threads.py" --rounds 3 \
-        --calls 20000 --host-lib "$native_win\\bench_host.dll" </dev/null 2>&1 | tr -d '\r' | tee "$log")
+    for attempt in 1 2; do  # once more if a run did not finish (a stalled Wine service, say)
+        (cd "$run" && timeout 900 wine "$build/$tree/python.exe" "$run_win\\benchmarks\\threads.py" --rounds 3 \
+            --calls 20000 --host-lib "$native_win\\bench_host.dll" </dev/null 2>&1 | tr -d '\r' | tee "$log")
+        grep -q 'foreign / Python thread, ours' "$log" && break
+        echo "benchmarks/threads.py gave no result in $tree (attempt $attempt)"
+    done
     ratios=$(grep -E 'foreign / Python thread, ours' "$log" | sed -E 's/.*\) +([0-9.]+x)/\1/' | paste -sd ' ' -)
     if [ -n "$ratios" ]; then summary+=("$tree calls from native threads, foreign / Python thread: $ratios [native, ctypes]")
     else summary+=("$tree benchmarks/threads.py did not run"); status=1; fi

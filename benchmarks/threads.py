@@ -94,7 +94,11 @@ def main() -> None:
         command = [sys.executable, os.path.abspath(__file__), "--rounds", str(args.rounds), "--calls", str(args.calls)]
         if args.host_lib:
             command += ["--host-lib", args.host_lib]
-        run = subprocess.run(command, capture_output=True, text=True, env=env)
+        try:
+            run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        except subprocess.TimeoutExpired as expired:  # say which one, with what it printed
+            print(f"{backend}: the benchmark did not finish within 300 s\n{expired.stdout or ''}{expired.stderr or ''}")
+            sys.exit(1)
         if run.returncode != 0:
             print(f"{backend}: the benchmark failed\n{run.stdout}{run.stderr}")
             sys.exit(1)
