@@ -99,7 +99,16 @@ AVAILABLE = _register is not None
 
 def note_thread() -> None:
     """Called by a callback, with the GIL, the first time it runs on a thread: keep the
-    thread state of a native thread (one Python did not create) until that thread ends."""
+    thread state of a native thread (one Python did not create) until that thread ends.
+    Never raises: it runs before a callback's own error handling, where an exception would
+    come back to native code as 0 (S_OK)."""
+    try:
+        _note_thread()
+    except BaseException:  # keeping a state is an optimisation: the call goes on without it
+        logger.exception("could not keep the thread state of a native thread")
+
+
+def _note_thread() -> None:
     ident = get_ident()
     local.seen = True
     with _lock:
