@@ -94,15 +94,22 @@ def main() -> None:
         command = [sys.executable, os.path.abspath(__file__), "--rounds", str(args.rounds), "--calls", str(args.calls)]
         if args.host_lib:
             command += ["--host-lib", args.host_lib]
-        try:
-            run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-        except subprocess.TimeoutExpired as expired:  # say which one, with what it printed
-            print(f"{backend}: the benchmark did not finish within 300 s\n{expired.stdout or ''}{expired.stderr or ''}")
+        # The child's output goes to a file, not a pipe: a process the child starts may inherit
+        # the handle (under Wine, the first COM window starts explorer.exe, which lives on),
+        # and a pipe would then never reach its end.
+        with tempfile.TemporaryFile() as out:
+            try:
+                code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=300).returncode
+            except subprocess.TimeoutExpired:
+                code = None
+            out.seek(0)
+            text = out.read().decode("utf-8", "replace")
+        if code != 0:
+            print(f"{backend}: the benchmark " + ("did not finish within 300 s" if code is None else "failed"))
+            print(text)
             sys.exit(1)
-        if run.returncode != 0:
-            print(f"{backend}: the benchmark failed\n{run.stdout}{run.stderr}")
-            sys.exit(1)
-        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+        lines = [line for line in text.splitlines() if line.startswith("{")]
+        results.append(json.loads(lines[-1]))
     for result in results:
         samples = result["samples"]
 
