@@ -114,6 +114,7 @@ typedef ptrdiff_t Py_ssize_t;
 typedef void (*msc_fn)(void);  /* any function pointer, converted back before a call */
 typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *ml_doc; } msc_method_def;
 #define MSC_METH_FASTCALL 0x0080
+#define MSC_UNICODE_2BYTE_KIND 2  /* PyUnicode_2BYTE_KIND */
 #define MSC_VECTORCALL_OFFSET ((size_t)1 << (8 * sizeof(size_t) - 1))  /* PY_VECTORCALL_ARGUMENTS_OFFSET */
 
 /* Every function the core calls, in the order msc_api_name() lists them. The first eight
@@ -130,6 +131,7 @@ typedef struct { const char *ml_name; msc_fn ml_meth; int ml_flags; const char *
     X(void, Py_IncRef, (PyObject *)) \
     X(void, Py_DecRef, (PyObject *)) \
     X(PyObject *, PyUnicode_DecodeUTF16, (const char *, Py_ssize_t, const char *, int *)) \
+    X(PyObject *, PyUnicode_FromKindAndData, (int, const void *, Py_ssize_t)) \
     X(Py_ssize_t, PyUnicode_GetLength, (PyObject *)) \
     X(uint32_t *, PyUnicode_AsUCS4, (PyObject *, uint32_t *, Py_ssize_t, int)) \
     X(unsigned long, PyType_GetFlags, (PyObject *)) \

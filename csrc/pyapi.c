@@ -122,15 +122,19 @@ int msc_is_str(PyObject *o)
     return t == py.str_type || (PY(PyType_GetFlags)(t) & MSC_TPFLAGS_UNICODE_SUBCLASS) != 0;
 }
 
-static size_t msc_u16len(const uint16_t *s) { size_t n = 0; while (s[n]) n++; return n; }
-
 PyObject *msc_new_ref(PyObject *o) { PY(Py_IncRef)(o); return o; }
 
+/* NUL-terminated UTF-16 -> str. Without surrogates (nearly all text) the units are the code
+ * points, and building the str from them skips the codec; a pair needs it, and a lone
+ * surrogate is kept ("surrogatepass"), as on the ctypes backend. */
 PyObject *msc_text(const uint16_t *t)
 {
+    size_t n = 0;
+    int surrogates = 0;
     if (!t) return msc_new_ref(py.none);
-    return PY(PyUnicode_DecodeUTF16)((const char *)t, (Py_ssize_t)(2 * msc_u16len(t)), "surrogatepass",
-                                     &py.utf16_order);
+    for (; t[n]; n++) surrogates |= (t[n] & 0xF800) == 0xD800;
+    if (!surrogates) return PY(PyUnicode_FromKindAndData)(MSC_UNICODE_2BYTE_KIND, t, (Py_ssize_t)n);
+    return PY(PyUnicode_DecodeUTF16)((const char *)t, (Py_ssize_t)(2 * n), "surrogatepass", &py.utf16_order);
 }
 
 /* A call's return value -> HRESULT; consumes r. */

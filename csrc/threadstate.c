@@ -35,16 +35,24 @@ enum { MSC_GIL_LOCKED = 0, MSC_GIL_UNLOCKED = 1 };  /* PyGILState_STATE */
 
 static volatile int32_t msc_tls_ready;
 
+/* Python may be entered to delete a state: the compiled backend is alive (msc_alive), or the
+ * ctypes backend keeps states through here (msc_keeping, see msc_py_keep_thread). Each flag
+ * drops at its backend's park, before the interpreter finalizes. */
+static volatile int32_t msc_keeping;
+static volatile int32_t msc_kept;  /* states kept now, for msc_threads_kept */
+static int msc_python_usable(void) { return msc_atomic_load(&msc_alive) || msc_atomic_load(&msc_keeping); }
+
 /* A state whose thread is gone, or is ending where Python's slot may already be empty: made
  * current on this thread (which must have none of its own), cleared and deleted, the way CPython
  * ends its own threads. */
 static void msc_delete_state(void *kept)
 {
     msc_atomic_add(&msc_inflight, 1);
-    if (msc_atomic_load(&msc_alive)) {
+    if (msc_python_usable()) {
         api.PyEval_RestoreThread(kept);
         api.PyThreadState_Clear(kept);
         api.PyThreadState_DeleteCurrent();  /* and lets the GIL go */
+        msc_atomic_add(&msc_kept, -1);
     }
     msc_atomic_add(&msc_inflight, -1);
 }
@@ -83,7 +91,7 @@ DWORD msc_tls = FLS_OUT_OF_INDEXES;
 static void NTAPI msc_fls_ended(void *kept)
 {
     msc_dead *dead;
-    if (!kept || kept == MSC_PYTHON_THREAD || !msc_atomic_load(&msc_alive)) return;
+    if (!kept || kept == MSC_PYTHON_THREAD || !msc_python_usable()) return;
     if (!(dead = (msc_dead *)malloc(sizeof *dead))) return;  /* leaks one state rather than block */
     dead->state = kept;
     AcquireSRWLockExclusive(&msc_dead_lock);
@@ -102,10 +110,11 @@ static void msc_give_back(void *kept)
 {
     if (!kept || kept == MSC_PYTHON_THREAD) return;
     msc_atomic_add(&msc_inflight, 1);
-    if (msc_atomic_load(&msc_alive) && api.PyGILState_GetThisThreadState() == kept) {
+    if (msc_python_usable() && api.PyGILState_GetThisThreadState() == kept) {
         api.PyGILState_Ensure();                   /* the kept state, current: count 2 */
         api.PyGILState_Release(MSC_GIL_LOCKED);    /* count 1, the GIL still held */
         api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
+        msc_atomic_add(&msc_kept, -1);
     }
     msc_atomic_add(&msc_inflight, -1);
 }
@@ -171,7 +180,41 @@ void msc_keep_thread(void)
             api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
             return;
         }
+        msc_atomic_add(&msc_kept, 1);
         return;
     }
     msc_tls_set(mark);
 }
+
+/* ---------------------------------------------------------------- for the ctypes backend
+ * On Windows the ctypes backend (com/threadstates.py) keeps states through this file when the
+ * library is installed. Pure Python cannot free them there: the thread-end callback must not
+ * take the GIL (above), and a Python thread that deletes another thread's state loses its own
+ * binding to the GIL API (CPython 3.12+ clears the caller's slot), so it needs this reaper. */
+
+/* With the GIL (PyDLL), inside a ctypes callback on a native thread: ctypes' PyGILState_Ensure
+ * made the state; one more Ensure, never released, means ctypes' Release leaves it alive, and
+ * the thread's end deletes it as for a trampoline's thread. 1 if kept now. */
+MSC_API int msc_py_keep_thread(void)
+{
+    void *state;
+    if (!msc_atomic_load(&msc_tls_ready) || !msc_atomic_load(&msc_keeping) || msc_tls_get()) return 0;
+    if (!(state = PY(PyGILState_GetThisThreadState)())) return 0;
+    PY(PyGILState_Ensure)();
+    if (!msc_at_thread_end(state) || !msc_tls_set(state)) {
+        PY(PyGILState_Release)(MSC_GIL_LOCKED);  /* back to ctypes' count: deleted as before */
+        return 0;
+    }
+    msc_atomic_add(&msc_kept, 1);
+    return 1;
+}
+
+/* Plain C: the ctypes backend starts (1) or stops (0, at its park) keeping states here. */
+MSC_API void msc_threads_keeping(int on)
+{
+    if (on) msc_atomic_cas(&msc_keeping, 0, 1);
+    else msc_atomic_cas(&msc_keeping, 1, 0);
+}
+
+/* Plain C: how many native threads have a kept state now (tests, diagnostics). */
+MSC_API int msc_threads_kept(void) { return msc_atomic_load(&msc_kept); }

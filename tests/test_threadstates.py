@@ -13,6 +13,7 @@ import pytest
 
 import mapisync_ctypes as m
 from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, wrap
+from mapisync_ctypes.com import threadstates
 
 from support import memory_kib, thread_state_id, thread_states
 from test_embedding import hosts, run_host  # noqa: F401  (the fixture and the helper)
@@ -20,9 +21,9 @@ from test_embedding import hosts, run_host  # noqa: F401  (the fixture and the h
 HERE = Path(__file__).resolve().parent
 
 
-# The compiled core keeps states everywhere; the ctypes backend where a thread-end hook can
-# free them without risking a deadlock (not on Windows: see com/threadstates.py).
-KEEPS_STATES = m.BACKEND == "native" or sys.platform != "win32"
+# The compiled core keeps states everywhere; the ctypes backend where it has a thread-end hook
+# (Linux: the C library's; Windows: the compiled core's, installed with every wheel).
+KEEPS_STATES = m.BACKEND == "native" or threadstates.AVAILABLE
 
 
 def states_return_to(count: int, seconds: float = 10.0) -> bool:
@@ -70,7 +71,7 @@ def test_a_native_thread_keeps_one_state_across_its_calls(native, recorder, capl
     assert len(by_thread) == 4 and len(obj.calls) == 24
     if KEEPS_STATES:
         assert all(len(states) == 1 for states in by_thread.values()), by_thread  # one state per thread
-    else:  # the ctypes backend on Windows keeps none (documented): a new state for every call
+    else:  # the ctypes backend without a thread-end hook keeps none (documented): a new state each call
         assert all(len(states) == 6 for states in by_thread.values()), by_thread
     assert set(obj.dummy) == {"_DummyThread"}  # threading sees foreign threads as before
     assert caplog.text.count("ValueError: the third call fails") == 4  # tracebacks as before
@@ -99,7 +100,9 @@ def test_states_go_with_their_threads(native):
     grown_kib = memory_kib() - memory  # a kept state is some KiB: 5,000 leaked would be >10 MiB
     assert grown_kib < 4096, f"the process grew by {grown_kib} KiB over 5,000 threads"
     if m.BACKEND == "ctypes":
-        from mapisync_ctypes.com import threadstates
+        deadline = time.monotonic() + 10
+        while threadstates.kept_count() and time.monotonic() < deadline:  # Windows: the reaper's count
+            time.sleep(0.01)
         assert threadstates.kept_count() == 0
 
 
@@ -132,6 +135,49 @@ print("states", before, thread_states())
     assert run.returncode == 0, run.stdout + run.stderr
     before, after = run.stdout.split()[1:3]
     assert before == after, run.stdout
+
+
+@pytest.mark.skipif(m.shim_path() is None, reason="needs the package's native library")
+def test_the_ctypes_backend_keeps_states_through_the_compiled_core(native):
+    """How the ctypes backend keeps states on Windows (MAPISYNC_THREAD_END=core takes the same
+    path on Linux): the core's msc_py_keep_thread, its thread-end hook and, on Windows, its reaper."""
+    env = dict(os.environ, MAPISYNC_BACKEND="ctypes", MAPISYNC_THREAD_END="core")
+    code = f"""
+import ctypes, sys, time
+sys.path.insert(0, {str(HERE)!r})
+from support import thread_state_id, thread_states
+from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer
+from mapisync_ctypes.com import threadstates
+host = ctypes.CDLL({native.host._name!r})
+host.host_short_threads.restype = ctypes.c_int
+host.host_short_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+host.host_progress_threads.restype = ctypes.c_int
+host.host_progress_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+import threading
+class P(COMObject):
+    _com_interfaces_ = [IMAPISyncProgressCallback]
+    states = {{}}
+    def Progress(self, text, i, n):
+        self.states.setdefault(threading.get_ident(), set()).add(thread_state_id())
+def settle(test):
+    deadline = time.monotonic() + 10
+    while not test() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return test()
+p = P()
+address = com_pointer(p, IMAPISyncProgressCallback)
+before = thread_states()
+assert host.host_progress_threads(address, 4, 50) == 0
+assert threadstates._core is not None, "the core's keeper was not used"
+assert sorted(len(s) for s in p.states.values()) == [1, 1, 1, 1], p.states
+assert settle(lambda: thread_states() == before), (thread_states(), before)
+assert host.host_short_threads(address, 2000, 3, 8) == 0
+assert settle(lambda: thread_states() == before), (thread_states(), before)
+assert settle(lambda: threadstates.kept_count() == 0), threadstates.kept_count()
+print("ok")
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0 and run.stdout.split() == ["ok"], run.stdout + run.stderr
 
 
 def test_threads_that_outlive_the_embedded_interpreter(hosts):

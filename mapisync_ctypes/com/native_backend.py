@@ -7,21 +7,20 @@ decode text in C and call the Python method through the C API; proxies call nati
 through compiled callers. A method the core cannot carry (floating point, more than eight
 argument words) gets a ctypes thunk instead.
 
-The core is a plain C library loaded with ctypes: functions named ``msc_py_*`` touch Python
-objects and are called through ``ctypes.PyDLL``, which keeps the GIL; the rest are plain C
-and go through ``ctypes.CDLL``. ``_FUNCTIONS`` below is the one list of them.
+The core is a plain C library loaded with ctypes (com/corelib.py): functions named ``msc_py_*``
+touch Python objects and are called through ``ctypes.PyDLL``, which keeps the GIL; the rest
+are plain C and go through ``ctypes.CDLL``. ``_FUNCTIONS`` below lists those this backend uses.
 """
 
 import ctypes
 import logging
-import os
 import sysconfig
 import time
 from ctypes import POINTER, Structure, c_char_p, c_int, c_int32, c_size_t, c_uint8, c_uint32, c_void_p, py_object
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import _locate
-from . import debugstate, lifecycle, thunks
+from . import corelib, debugstate, lifecycle, thunks
 from .contract import Backend, ClassSpec, dead_stubs, dead_vtable, log_not_live
 from .declare import MAX_WORDS, Interface, Method
 from .hresult import E_UNEXPECTED
@@ -44,10 +43,7 @@ class _MscClass(Structure):  # csrc/core.h: msc_class
 
 
 _P = c_void_p
-_FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
-    "msc_api_count": (c_int, []),
-    "msc_api_name": (c_char_p, [c_int]),
-    "msc_bind": (c_int, [POINTER(c_void_p), c_int, c_int]),
+_FUNCTIONS: corelib.Functions = {
     "msc_py_init": (c_int, [py_object] * 10 + [c_size_t]),
     "msc_gil_violations": (c_int, [POINTER(c_char_p)]),
     "msc_gil_check_probe": (c_int, []),
@@ -71,32 +67,12 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
 }
 
 
-class _Library:
-    """The core's functions, declared from _FUNCTIONS (msc_py_* through PyDLL)."""
-
-    def __init__(self, path: str) -> None:
-        plain, with_gil = ctypes.CDLL(path), ctypes.PyDLL(path)
-        for name, (restype, argtypes) in _FUNCTIONS.items():
-            function = getattr(with_gil if name.startswith("msc_py_") else plain, name)
-            function.restype, function.argtypes = restype, argtypes
-            setattr(self, name, function)
-
-
-lib: Any = _Library(_PATH)
+lib: Any = corelib.Library(_PATH, _FUNCTIONS)
 _OBJECT_ITF = int(lib.msc_object_size(0))  # offsetof(msc_object, itf)
 _SLOT = 2 * ctypes.sizeof(c_void_p)  # {lpVtbl, object}
 
 _live: Dict[int, Any] = {}  # object address -> object, while its count > 0 (the keep-alive)
 _state = {"parked": False}
-
-
-def _bind() -> None:
-    names = [lib.msc_api_name(i).decode() for i in range(lib.msc_api_count())]
-    functions = (c_void_p * len(names))(*(ctypes.cast(getattr(ctypes.pythonapi, n), c_void_p).value
-                                          for n in names))
-    check = os.environ.get("MAPISYNC_GIL_CHECK", "").strip().lower() in ("1", "true", "yes", "on")
-    if not lib.msc_bind(functions, len(names), int(check)):
-        raise ImportError("the native library could not bind to this Python's C API")
 
 
 def gil_violations() -> Tuple[int, Optional[str]]:
@@ -274,7 +250,7 @@ def _type_offset() -> int:
     return offset
 
 
-_bind()
+corelib.bind(lib)
 BACKEND = NativeBackend()
 lib.msc_py_init(None, int, str, TypeError, thunks.failure, thunks.bad_return, _not_live, _last_release,
                 "QueryInterface", "AddRef", _type_offset())

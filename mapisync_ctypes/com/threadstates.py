@@ -5,17 +5,22 @@ A ctypes callback called from a thread Python never saw runs in a thread state t
 creates (PyGILState_Ensure) and deletes again (PyGILState_Release) around that one call: some
 13 us, ten times the call itself. On the first call from such a thread, :func:`note_thread`
 takes one more PyGILState_Ensure, never released by the call, so ctypes' Release leaves the
-state alive and later calls only take the GIL. When the thread ends, a destructor gives back
-that one Ensure on the thread itself, and ctypes' own Release around the destructor deletes
-the state, as the GIL API intends:
+state alive and later calls only take the GIL. When the thread ends, the state is deleted:
 
 - Linux (glibc 2.18+, musl): ``__cxa_thread_atexit_impl``, the hook C++ ``thread_local``
-  destructors use. It runs before the C library empties its thread-specific slots, so
-  Python's own slot still finds the state. Without it, nothing is kept.
-- Windows: nothing is kept (see the note where ``_register`` is chosen); the compiled core
-  keeps states there.
+  destructors use, runs a ctypes callback on the ending thread. It gives back that one Ensure,
+  and ctypes' own Release around the destructor deletes the state, as the GIL API intends. It
+  runs before the C library empties its thread-specific slots, so Python's own slot still
+  finds the state. Without the hook, nothing is kept.
+- Windows: the compiled core's keeper (``msc_py_keep_thread``), when the package's native
+  library is installed (every wheel has it). A thread-end callback there must not take the
+  GIL (Windows runs fiber-local-storage callbacks holding a lock that a GIL holder may wait
+  for), and a Python thread that deleted another thread's state would lose its own binding to
+  the GIL API (CPython 3.12+ clears the caller's slot), so the core's reaper thread, which has
+  no state of its own, deletes it. Without the library (an sdist built with no compiler),
+  nothing is kept.
 
-The destructor is a ctypes callback that is never freed, so a thread that ends late never
+The Linux destructor is a ctypes callback that is never freed, so a thread that ends late never
 jumps into freed memory. States are kept only in a Python process that finalizes as it
 exits: an interpreter embedded through the shim or the C API may be finalized while host
 threads live on, so :func:`disable` (called on the first create) turns keeping off there;
@@ -24,10 +29,16 @@ embedded hosts normally run on the compiled backend anyway.
 
 import ctypes
 import logging
+import os
 import sys
+import sysconfig
 import threading
+import time
 from _thread import get_ident
 from typing import Any, Dict, Optional
+
+from .. import _locate
+from . import corelib, lifecycle
 
 __all__ = ["local", "note_thread", "disable", "kept_count", "AVAILABLE"]
 
@@ -65,13 +76,40 @@ def _thread_ended(state: Optional[int]) -> None:
 
 
 _register: Any = None
-if sys.platform == "win32":
-    # Fiber-local-storage callbacks run holding a process-wide FLS lock (Wine's do), which a
-    # thread holding the GIL may be waiting for: a callback that takes the GIL can deadlock. The compiled core hands the state to a
-    # reaper thread of its own; pure Python has no thread without a state to do that, so on
-    # Windows this backend keeps nothing and every call from a native thread pays in full.
-    _keep_alive: Any = None
-else:
+_keep_alive: Any = None
+_core: Any = None  # the compiled core, once a native thread first calls in (Windows)
+_core_state = {"tried": False}
+# MAPISYNC_THREAD_END=core: Linux uses the core too (tests: its keeper then runs in every lane)
+_USE_CORE = sys.platform == "win32" or os.environ.get("MAPISYNC_THREAD_END", "").strip() == "core"
+_CORE_PATH = (_locate.native_library() if _USE_CORE and not sysconfig.get_config_var("Py_GIL_DISABLED")
+              else None)
+
+
+def _load_core() -> Any:
+    """The core's keeper (under _lock), loaded on first use: the compiled backend, which keeps
+    states itself, never needs it."""
+    global _core
+    if _core_state["tried"] or _CORE_PATH is None or lifecycle.is_shutting_down():
+        return _core
+    _core_state["tried"] = True
+    try:
+        core: Any = corelib.Library(_CORE_PATH, {
+            "msc_py_keep_thread": (ctypes.c_int, []),
+            "msc_threads_keeping": (None, [ctypes.c_int]),
+            "msc_threads_kept": (ctypes.c_int, []),
+            "msc_calls_in_flight": (ctypes.c_int, []),
+        })
+        corelib.bind(core)
+    except (OSError, AttributeError, ImportError) as exc:  # an old or foreign library: keep nothing
+        logger.warning("the ctypes backend keeps no thread states for native threads: %s", exc)
+        return None
+    core.msc_threads_keeping(1)
+    lifecycle.on_shutdown(lifecycle.PARK, _stop)
+    _core = core
+    return core
+
+
+if not _USE_CORE:
     _DTOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_thread_ended)
     _keep_alive = _DTOR
     _cxa: Any = None
@@ -94,7 +132,7 @@ else:
 _api.Py_IncRef(ctypes.py_object(_keep_alive))
 
 #: False where no thread-exit hook exists: every call from a native thread then pays in full
-AVAILABLE = _register is not None
+AVAILABLE = _register is not None or _CORE_PATH is not None
 
 
 def note_thread() -> None:
@@ -120,6 +158,11 @@ def _note_thread() -> None:
         state = _api.PyGILState_GetThisThreadState()
         if not state:
             return
+        if _USE_CORE:
+            core = _load_core()
+            if core is not None:
+                core.msc_py_keep_thread()  # the core's Ensure, slot and reaper (with the GIL: PyDLL)
+            return
         _api.PyGILState_Ensure()  # the kept one: ctypes' Release no longer reaches zero
         if not _register(state):
             _api.PyGILState_Release(_GIL_LOCKED)
@@ -134,10 +177,24 @@ def disable() -> None:
     with _lock:
         if _enabled:
             _enabled = False
+            if _core is not None:
+                _core.msc_threads_keeping(0)
             logger.debug("the ctypes backend keeps no thread states in an embedded interpreter")
 
 
 def kept_count() -> int:
     """How many native threads have a kept state now (for tests and diagnostics)."""
+    if _core is not None:
+        return int(_core.msc_threads_kept())
     with _lock:
         return len(_pins)
+
+
+def _stop() -> None:
+    """At the park, before the interpreter finalizes: the core's reaper deletes no more states
+    (the interpreter frees them itself), once a deletion under way has finished."""
+    _core.msc_threads_keeping(0)
+    deadline = time.monotonic() + 2.0
+    while _core.msc_calls_in_flight() > 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+
