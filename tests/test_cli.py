@@ -114,6 +114,9 @@ def test_info_reports_the_abi():
     assert f"MAPISIB: size {32 if pointer == 8 else 20}" in run.stdout
     assert "IMAPISyncProgressCallback {5024A386-2D44-486A-81A8-8F0ECB6071DD}: 0 QueryInterface" in run.stdout
     assert f"backend: {m.BACKEND} (" in run.stdout and "header folder:" in run.stdout
+    from mapisync_ctypes.com import threadstates
+    kept = m.BACKEND == "native" or threadstates.AVAILABLE
+    assert ("Python thread states of native threads: kept" if kept else "not kept") in run.stdout, run.stdout
 
 
 def test_parse_flags():

@@ -40,7 +40,7 @@ from typing import Any, Dict, Optional
 from .. import _locate
 from . import corelib, lifecycle
 
-__all__ = ["local", "note_thread", "disable", "kept_count", "AVAILABLE"]
+__all__ = ["local", "note_thread", "disable", "kept_count", "AVAILABLE", "HOW"]
 
 logger = logging.getLogger("mapisync_ctypes")
 
@@ -133,6 +133,11 @@ _api.Py_IncRef(ctypes.py_object(_keep_alive))
 
 #: False where no thread-exit hook exists: every call from a native thread then pays in full
 AVAILABLE = _register is not None or _CORE_PATH is not None
+
+#: how this backend keeps states, in words (``mapisync info``)
+HOW = ("kept, freed by the compiled core at thread end" if _CORE_PATH is not None
+       else "kept, freed by the C library's thread-exit hook" if _register is not None
+       else "not kept: each call makes and deletes one (no thread-end hook here)")
 
 
 def note_thread() -> None:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from .. import _locate
 from .._version import __version__
-from ..com import backends, types as abi
+from ..com import backends, threadstates, types as abi
 from ..com.comobject import com_pointer
 from ..com.hresult import COMError, format_hresult
 from ..com.proxy import Proxy, wrap
@@ -151,6 +151,8 @@ def info() -> Dict[str, Any]:
         "bits": 8 * pointer,
         "backend": backends.NAME,
         "backend_fallback_reason": backends.FALLBACK_REASON,
+        "native_threads": ("kept, freed by the compiled core at thread end" if backends.NAME == "native"
+                           else threadstates.HOW),
         "calling_convention": ("stdcall" if abi.STDCALL else "x64" if abi.IS_WINDOWS else "cdecl"),
         "done_handle": donehandle.KIND,
         "paths": {key: find() for key, (_, find) in _PATHS.items()},
@@ -184,6 +186,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"mapisync_ctypes {facts['version']} on Python {facts['python']} ({facts['platform']}, {facts['bits']}-bit)",
         f"backend: {facts['backend']} ({backend}); done handle: {facts['done_handle']}",
         f"calling convention: {convention}",
+        f"Python thread states of native threads: {facts['native_threads']}",
         f"header folder: {paths['include']}",
         f"reference host: {paths['refhost'] or 'not built'}",
         f"native library (shim, embedding API): {paths['shim'] or 'not built'}",
