@@ -106,21 +106,27 @@ def test_states_go_with_their_threads(native):
         assert threadstates.kept_count() == 0
 
 
-@pytest.mark.skipif(sys.platform == "win32" or m.BACKEND != "native", reason="the compiled core's POSIX fallback")
-def test_without_the_thread_exit_hook_the_key_destructor_frees_them(native):
-    """Where the C library has no __cxa_thread_atexit_impl, a pthread key destructor deletes the
-    state directly (MAPISYNC_THREAD_END=key forces that path)."""
-    env = dict(os.environ, MAPISYNC_THREAD_END="key")
-    code = f"""
-import ctypes, sys
+def _child_host(native) -> str:
+    """The start of a child script: the test host's thread functions, declared for ctypes."""
+    return f"""
+import ctypes, sys, threading, time
 sys.path.insert(0, {str(HERE)!r})
-from support import thread_states
+from support import thread_state_id, thread_states
 from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer
 host = ctypes.CDLL({native.host._name!r})
 host.host_short_threads.restype = ctypes.c_int
 host.host_short_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
 host.host_progress_threads.restype = ctypes.c_int
 host.host_progress_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32" or m.BACKEND != "native", reason="the compiled core's POSIX fallback")
+def test_without_the_thread_exit_hook_the_key_destructor_frees_them(native):
+    """Where the C library has no __cxa_thread_atexit_impl, a pthread key destructor deletes the
+    state directly (MAPISYNC_THREAD_END=key forces that path)."""
+    env = dict(os.environ, MAPISYNC_THREAD_END="key")
+    code = _child_host(native) + """
 class P(COMObject):
     _com_interfaces_ = [IMAPISyncProgressCallback]
     def Progress(self, text, i, n):
@@ -142,21 +148,11 @@ def test_the_ctypes_backend_keeps_states_through_the_compiled_core(native):
     """How the ctypes backend keeps states on Windows (MAPISYNC_THREAD_END=core takes the same
     path on Linux): the core's msc_py_keep_thread, its thread-end hook and, on Windows, its reaper."""
     env = dict(os.environ, MAPISYNC_BACKEND="ctypes", MAPISYNC_THREAD_END="core")
-    code = f"""
-import ctypes, sys, time
-sys.path.insert(0, {str(HERE)!r})
-from support import thread_state_id, thread_states
-from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer
+    code = _child_host(native) + """
 from mapisync_ctypes.com import threadstates
-host = ctypes.CDLL({native.host._name!r})
-host.host_short_threads.restype = ctypes.c_int
-host.host_short_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-host.host_progress_threads.restype = ctypes.c_int
-host.host_progress_threads.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-import threading
 class P(COMObject):
     _com_interfaces_ = [IMAPISyncProgressCallback]
-    states = {{}}
+    states = {}
     def Progress(self, text, i, n):
         self.states.setdefault(threading.get_ident(), set()).add(thread_state_id())
 def settle(test):
