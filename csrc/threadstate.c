@@ -165,6 +165,15 @@ int msc_threads_init(void)
     return 1;
 }
 
+/* A state now kept for this thread: its end will give it back (hook, slot), and it is counted.
+ * 0 if that cannot be arranged: the caller gives the state back at once. */
+static int msc_hold(void *state)
+{
+    if (!msc_at_thread_end(state) || !msc_tls_set(state)) return 0;
+    msc_atomic_add(&msc_kept, 1);
+    return 1;
+}
+
 void msc_keep_thread(void)
 {
     void *mark = MSC_PYTHON_THREAD;
@@ -173,14 +182,12 @@ void msc_keep_thread(void)
         api.PyGILState_Ensure();                   /* a new state, never released here */
         mark = api.PyGILState_GetThisThreadState();
         api.PyEval_SaveThread();                   /* let the GIL go, keep the state */
-        if (!msc_at_thread_end(mark) || !msc_tls_set(mark)) {
+        if (!msc_hold(mark)) {
             /* nothing would give it back: give it back now rather than leak it */
             api.PyGILState_Ensure();                   /* count 2 */
             api.PyGILState_Release(MSC_GIL_LOCKED);    /* count 1, the GIL still held */
             api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
-            return;
         }
-        msc_atomic_add(&msc_kept, 1);
         return;
     }
     msc_tls_set(mark);
@@ -201,12 +208,9 @@ MSC_API int msc_py_keep_thread(void)
     if (!msc_atomic_load(&msc_tls_ready) || !msc_atomic_load(&msc_keeping) || msc_tls_get()) return 0;
     if (!(state = PY(PyGILState_GetThisThreadState)())) return 0;
     PY(PyGILState_Ensure)();
-    if (!msc_at_thread_end(state) || !msc_tls_set(state)) {
-        PY(PyGILState_Release)(MSC_GIL_LOCKED);  /* back to ctypes' count: deleted as before */
-        return 0;
-    }
-    msc_atomic_add(&msc_kept, 1);
-    return 1;
+    if (msc_hold(state)) return 1;
+    PY(PyGILState_Release)(MSC_GIL_LOCKED);  /* back to ctypes' count: deleted as before */
+    return 0;
 }
 
 /* Plain C: the ctypes backend starts (1) or stops (0, at its park) keeping states here. */
