@@ -40,7 +40,7 @@ from typing import Any, Dict, Optional
 from .. import _locate
 from . import corelib, lifecycle
 
-__all__ = ["local", "note_thread", "disable", "kept_count", "AVAILABLE", "HOW"]
+__all__ = ["local", "note_thread", "disable", "kept_count", "AVAILABLE", "HOW", "BY_CORE"]
 
 logger = logging.getLogger("mapisync_ctypes")
 
@@ -78,7 +78,7 @@ def _thread_ended(state: Optional[int]) -> None:
 _register: Any = None
 _keep_alive: Any = None
 _core: Any = None  # the compiled core, once a native thread first calls in (Windows)
-_core_state = {"tried": False}
+_core_tried = False
 # MAPISYNC_THREAD_END=core: Linux uses the core too (tests: its keeper then runs in every lane)
 _USE_CORE = sys.platform == "win32" or os.environ.get("MAPISYNC_THREAD_END", "").strip() == "core"
 _CORE_PATH = (_locate.native_library() if _USE_CORE and not sysconfig.get_config_var("Py_GIL_DISABLED")
@@ -88,10 +88,10 @@ _CORE_PATH = (_locate.native_library() if _USE_CORE and not sysconfig.get_config
 def _load_core() -> Any:
     """The core's keeper (under _lock), loaded on first use: the compiled backend, which keeps
     states itself, never needs it."""
-    global _core
-    if _core_state["tried"] or _CORE_PATH is None or lifecycle.is_shutting_down():
+    global _core, _core_tried
+    if _core_tried or _CORE_PATH is None or lifecycle.is_shutting_down():
         return _core
-    _core_state["tried"] = True
+    _core_tried = True
     try:
         core: Any = corelib.Library(_CORE_PATH, {
             "msc_py_keep_thread": (ctypes.c_int, []),
@@ -134,8 +134,10 @@ _api.Py_IncRef(ctypes.py_object(_keep_alive))
 #: False where no thread-exit hook exists: every call from a native thread then pays in full
 AVAILABLE = _register is not None or _CORE_PATH is not None
 
+#: how the compiled core keeps states (the native backend's way), in words
+BY_CORE = "kept, freed by the compiled core at thread end"
 #: how this backend keeps states, in words (``mapisync info``)
-HOW = ("kept, freed by the compiled core at thread end" if _CORE_PATH is not None
+HOW = (BY_CORE if _CORE_PATH is not None
        else "kept, freed by the C library's thread-exit hook" if _register is not None
        else "not kept: each call makes and deletes one (no thread-end hook here)")
 

@@ -151,8 +151,7 @@ def info() -> Dict[str, Any]:
         "bits": 8 * pointer,
         "backend": backends.NAME,
         "backend_fallback_reason": backends.FALLBACK_REASON,
-        "native_threads": ("kept, freed by the compiled core at thread end" if backends.NAME == "native"
-                           else threadstates.HOW),
+        "native_threads": threadstates.BY_CORE if backends.NAME == "native" else threadstates.HOW,
         "calling_convention": ("stdcall" if abi.STDCALL else "x64" if abi.IS_WINDOWS else "cdecl"),
         "done_handle": donehandle.KIND,
         "paths": {key: find() for key, (_, find) in _PATHS.items()},
