@@ -97,6 +97,18 @@ def thread_state_id() -> int:
     return int(_api.PyThreadState_GetID(_api.PyThreadState_Get()))
 
 
+def settle(test: Any, seconds: float = 10.0) -> bool:
+    """Whether test() becomes true within `seconds` (on Windows a reaper thread deletes the
+    states of ended threads a moment after they end)."""
+    import time
+    deadline = time.monotonic() + seconds
+    while not test():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def memory_kib() -> int:
     """The process's memory now, in KiB: resident pages on Linux, private commit on Windows
     (not the peak: growth after a warm-up is what a leak shows)."""

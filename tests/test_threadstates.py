@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import mapisync_ctypes as m
 from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer, wrap
 from mapisync_ctypes.com import threadstates
 
-from support import memory_kib, thread_state_id, thread_states
+from support import memory_kib, settle, thread_state_id, thread_states
 from test_embedding import hosts, run_host  # noqa: F401  (the fixture and the helper)
 
 HERE = Path(__file__).resolve().parent
@@ -24,16 +23,6 @@ HERE = Path(__file__).resolve().parent
 # The compiled core keeps states everywhere; the ctypes backend where it has a thread-end hook
 # (Linux: the C library's; Windows: the compiled core's, installed with every wheel).
 KEEPS_STATES = m.BACKEND == "native" or threadstates.AVAILABLE
-
-
-def states_return_to(count: int, seconds: float = 10.0) -> bool:
-    """On Windows a reaper thread deletes the states of ended threads, a moment later."""
-    deadline = time.monotonic() + seconds
-    while thread_states() != count:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 class Recorder(COMObject):
@@ -96,22 +85,19 @@ def test_states_go_with_their_threads(native):
     assert native.host.host_short_threads(address, 5000, 3, 8) == 0
     assert Counter.calls == 5200 * 3
     wrap(address, IMAPISyncProgressCallback, addref=False).release()
-    assert states_return_to(before), (thread_states(), before)
+    assert settle(lambda: thread_states() == before), (thread_states(), before)
     grown_kib = memory_kib() - memory  # a kept state is some KiB: 5,000 leaked would be >10 MiB
     assert grown_kib < 4096, f"the process grew by {grown_kib} KiB over 5,000 threads"
     if m.BACKEND == "ctypes":
-        deadline = time.monotonic() + 10
-        while threadstates.kept_count() and time.monotonic() < deadline:  # Windows: the reaper's count
-            time.sleep(0.01)
-        assert threadstates.kept_count() == 0
+        assert settle(lambda: threadstates.kept_count() == 0), threadstates.kept_count()
 
 
 def _child_host(native) -> str:
     """The start of a child script: the test host's thread functions, declared for ctypes."""
     return f"""
-import ctypes, sys, threading, time
+import ctypes, sys, threading
 sys.path.insert(0, {str(HERE)!r})
-from support import thread_state_id, thread_states
+from support import settle, thread_state_id, thread_states
 from mapisync_ctypes import COMObject, IMAPISyncProgressCallback, com_pointer
 host = ctypes.CDLL({native.host._name!r})
 host.host_short_threads.restype = ctypes.c_int
@@ -155,11 +141,6 @@ class P(COMObject):
     states = {}
     def Progress(self, text, i, n):
         self.states.setdefault(threading.get_ident(), set()).add(thread_state_id())
-def settle(test):
-    deadline = time.monotonic() + 10
-    while not test() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return test()
 p = P()
 address = com_pointer(p, IMAPISyncProgressCallback)
 before = thread_states()
