@@ -6,9 +6,16 @@ needs clean text can re-encode with errors="replace".
 """
 
 import sys
+import sysconfig
 from typing import Optional
 
-import cffi
+try:
+    import cffi
+except ImportError as exc:  # pip installs cffi with the package; it is missing after --no-deps
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        raise ImportError("mapisync_ctypes needs cffi, and cffi does not support free-threaded CPython 3.13: "
+                          "use a regular (GIL) build of CPython") from exc
+    raise ImportError("mapisync_ctypes needs cffi: pip install cffi") from exc
 
 _ffi = cffi.FFI()
 _char16_p = _ffi.typeof("char16_t *")
