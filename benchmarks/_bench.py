@@ -30,7 +30,7 @@ def load_host(host_lib: Optional[str], folder: str) -> ctypes.CDLL:
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", f"-I{mapi.get_include()}",
                         os.path.join(HERE, "bench_host.c"), "-o", host_lib, "-pthread"], check=True)
     lib = ctypes.CDLL(host_lib)
-    for name in ("bench_progress", "bench_raw", "bench_addref_release"):
+    for name in ("bench_progress", "bench_progress_changing", "bench_raw", "bench_addref_release"):
         getattr(lib, name).restype = ctypes.c_int64
         getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_uint32]
     for name in ("bench_progress_foreign", "bench_raw_foreign"):

@@ -34,6 +34,17 @@ EXPORT int64_t bench_progress(IMAPISyncProgressCallback *cb, ULONG n)
     return now_ns() - t0;
 }
 
+/* Progress with a text and a count that change on every call: what repeats costs nothing to
+ * share, so this is the case where nothing can be shared. */
+static const WCHAR text2[] = {'S', 'y', 'n', 'c', 'i', 'n', 'g', ' ', 'O', 'u', 't', 'b', 'o', 'x', 0};
+EXPORT int64_t bench_progress_changing(IMAPISyncProgressCallback *cb, ULONG n)
+{
+    int64_t t0 = now_ns();
+    ULONG i;
+    for (i = 0; i < n; i++) cb->lpVtbl->Progress(cb, (i & 1) ? text2 : text, i, n + i);
+    return now_ns() - t0;
+}
+
 /* The same prototype through a bare function pointer (a raw ctypes/cffi trampoline). */
 EXPORT int64_t bench_raw(progress_fn fn, ULONG n)
 {

@@ -73,6 +73,9 @@ def main() -> None:
             "C AddRef+Release: C object (floor)": lambda: lib.bench_addref_release(c_obj, n) / n,
             "Python -> C Progress(str): comtypes pointer": python_loop(py_calls, lambda: c_theirs.Progress(text, 1, 2)),
             "Python -> C Progress(str): our proxy": python_loop(py_calls, lambda: c_ours.Progress(text, 1, 2)),
+            # a host repeats its text and count; here both change on every call, so nothing is shared
+            "C -> Python Progress, nothing repeated: comtypes": lambda: lib.bench_progress_changing(theirs, n) / n,
+            "C -> Python Progress, nothing repeated: ours": lambda: lib.bench_progress_changing(ours, n) / n,
         }
         samples = run_rounds(paths, args.rounds)
         c_ours.release()
@@ -87,6 +90,7 @@ def main() -> None:
         ("AddRef+Release: ours / C object (target <= 2)", k[4], k[5]),
         ("AddRef+Release: ours / comtypes", k[4], k[3]),
         ("Python -> C: ours / comtypes (target <= 0.7)", k[7], k[6]),
+        ("dispatch, nothing repeated: ours / comtypes", k[9], k[8]),
     ], f"{args.rounds} rounds; {n} native and {py_calls} Python calls per measurement; "
        f"Python {sys.version.split()[0]} {8 * ctypes.sizeof(ctypes.c_void_p)}-bit, {sys.platform}")
 

@@ -69,6 +69,8 @@ def main() -> None:
             "Python -> C: ctypes by hand (encode + call)": python_loop(
                 py_calls, lambda: hand_ctypes(c_obj, (text + "\0").encode("utf-16-le"), 1, 2)),
             "Python -> C: cffi ABI-mode call (str)": python_loop(py_calls, lambda: cffi_fn(cffi_this, text, 1, 2)),
+            # a host repeats its text and count; here both change on every call, so nothing is shared
+            "C -> Python: Progress, nothing repeated (ours)": lambda: lib.bench_progress_changing(ours, n) / n,
         }
         samples = run_rounds(paths, args.rounds)
         proxy.release()
@@ -82,6 +84,7 @@ def main() -> None:
         ("AddRef+Release: ours / C floor", k[4], k[5]),
         ("proxy call: ours / ctypes by hand", k[6], k[7]),
         ("proxy call: ours / cffi ABI-mode call", k[6], k[8]),
+        ("dispatch, nothing repeated: ours / raw ctypes", k[9], k[1]),
     ], f"{args.rounds} rounds; {n} native and {py_calls} Python calls per measurement; "
        f"Python {sys.version.split()[0]} {8 * ctypes.sizeof(ctypes.c_void_p)}-bit, {sys.platform}")
 

@@ -199,7 +199,9 @@ int msc_threads_init(void);     /* msc_bind: the slot and its destructor; 0 if u
 typedef struct { int gil; } msc_gil;
 static inline void msc_enter(msc_gil *g)
 {
-    if (!msc_tls_get()) msc_keep_thread();
+    /* Python's own slot says whether this thread has a state (kept, or a Python thread's): a
+     * plain TLS read, where ours is fiber-local on Windows and slower */
+    if (!api.PyGILState_GetThisThreadState()) msc_keep_thread();
     g->gil = api.PyGILState_Ensure();
 }
 static inline void msc_leave(msc_gil *g) { api.PyGILState_Release(g->gil); }
@@ -222,6 +224,11 @@ typedef struct {
     uint8_t kinds[MSC_MAX_WORDS];
     PyObject *name;     /* the method's name, for messages */
     PyObject *callee;   /* the class's function, or an adapter that converts first: callee(obj, *args) */
+    /* each integer parameter's last value, and its int once it came twice in a row: hosts
+     * repeat some (the count in Progress(text, i, count)), and an int is immutable, so a
+     * repeat shares it. Guarded by the GIL (the core never runs on a free-threaded build). */
+    PyObject *last_int[MSC_MAX_WORDS];
+    unsigned long long last_value[MSC_MAX_WORDS];
 } msc_method;
 
 typedef struct msc_vtable_header {

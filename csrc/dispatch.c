@@ -18,9 +18,21 @@ int msc_words_of(uint8_t kind)
     return (kind & MSC_K_INT) && (kind & 0x0F) == 8 && sizeof(void *) == 4 ? 2 : 1;
 }
 
-/* One argument word (or two) -> a new reference, as the Python method receives it. */
-static PyObject *msc_from_native(uint8_t kind, const uintptr_t *w)
+/* An integer parameter's value, masked to its size -> int. */
+static PyObject *msc_int(uint8_t kind, unsigned long long v)
 {
+    int size = kind & 0x0F;
+    if (kind & MSC_K_SIGNED) {
+        long long s = size < 8 && (v >> (8 * size - 1)) ? (long long)(v | ~((1ULL << (8 * size)) - 1)) : (long long)v;
+        return PY(PyLong_FromLongLong)(s);
+    }
+    return PY(PyLong_FromUnsignedLongLong)(v);
+}
+
+/* Parameter i's argument word (or two) -> a new reference, as the Python method receives it. */
+static PyObject *msc_from_native(msc_method *m, int i, const uintptr_t *w)
+{
+    uint8_t kind = m->kinds[i];
     if (kind == MSC_K_TEXT) return msc_text((const uint16_t *)w[0]);
     if (kind == MSC_K_HANDLE) return PY(PyLong_FromUnsignedLongLong)((unsigned long long)w[0]);
     if (kind == MSC_K_VOIDP || kind == MSC_K_PTR)
@@ -28,14 +40,19 @@ static PyObject *msc_from_native(uint8_t kind, const uintptr_t *w)
     {
         int size = kind & 0x0F;
         unsigned long long v = (unsigned long long)w[0];
+        PyObject *r;
         if (size == 8 && sizeof(void *) == 4) v |= (unsigned long long)w[1] << 32;  /* low word first */
         if (size < 8) v &= (1ULL << (8 * size)) - 1;
-        if (kind & MSC_K_SIGNED) {
-            long long s = size < 8 && (v >> (8 * size - 1)) ? (long long)(v | ~((1ULL << (8 * size)) - 1))
-                                                             : (long long)v;
-            return PY(PyLong_FromLongLong)(s);
+        if (v == m->last_value[i]) {
+            if (m->last_int[i]) return msc_new_ref(m->last_int[i]);
+            if ((r = msc_int(kind, v))) m->last_int[i] = msc_new_ref(r);  /* twice in a row: keep it */
+            return r;
         }
-        return PY(PyLong_FromUnsignedLongLong)(v);
+        /* a new value (an index that rises): noted, nothing kept, so it costs what it did */
+        if (m->last_int[i]) PY(Py_DecRef)(m->last_int[i]);
+        m->last_int[i] = NULL;
+        m->last_value[i] = v;
+        return msc_int(kind, v);
     }
 }
 
@@ -43,7 +60,7 @@ static PyObject *msc_from_native(uint8_t kind, const uintptr_t *w)
 static HRESULT msc_dispatch(msc_slot *This, unsigned slot, const uintptr_t *w)
 {
     msc_object *o = This->object;
-    const msc_method *m = &msc_header_of(This->lpVtbl)->methods[slot];
+    msc_method *m = &msc_header_of(This->lpVtbl)->methods[slot];
     /* call[0] is spare (PY_VECTORCALL_ARGUMENTS_OFFSET lets the callee use it), call[1] is the
      * object, then the arguments: callee(obj, *args), with no tuple and no attribute look-up */
     PyObject *obj, *call[MSC_MAX_WORDS + 2], **x = call + 2;
@@ -61,7 +78,7 @@ static HRESULT msc_dispatch(msc_slot *This, unsigned slot, const uintptr_t *w)
         obj = (PyObject *)o->owner;  /* alive: the keep-alive holds it while the count is above zero */
         PY(Py_IncRef)(obj);
         for (i = 0; i < m->nparams; i++) {
-            if (!(x[i] = msc_from_native(m->kinds[i], w + word))) break;
+            if (!(x[i] = msc_from_native(m, i, w + word))) break;
             made++;
             word += msc_words_of(m->kinds[i]);
         }
@@ -167,6 +184,10 @@ MSC_API int msc_py_method_set(void **vtbl, uint32_t slot, const uint8_t *kinds, 
     for (i = 0; i < nparams; i++) words += (uint32_t)msc_words_of(kinds[i]);
     if (words > MSC_MAX_WORDS) return 0;
     m = &h->methods[slot];
+    for (i = 0; i < MSC_MAX_WORDS; i++) {  /* kinds may change: what was kept may mean another value */
+        if (m->last_int[i]) PY(Py_DecRef)(m->last_int[i]);
+        m->last_int[i] = NULL;
+    }
     m->nparams = (uint8_t)nparams;
     m->nwords = (uint8_t)words;
     memcpy(m->kinds, kinds, nparams);

@@ -38,6 +38,12 @@ struct msc_py py;
 volatile int32_t msc_alive;     /* 1 between msc_py_init and msc_park */
 volatile int32_t msc_inflight;  /* trampoline calls between their alive check and their end */
 
+/* Hosts repeat a text (Progress reports "Synchronizing Inbox" with a rising index): a short
+ * text that arrives twice in a row is kept, and while it keeps arriving it shares that str
+ * (immutable) instead of being decoded again. Guarded by the GIL; emptied at start-up. */
+#define MSC_TEXT_KEPT 64
+static struct { PyObject *str; size_t n; uint16_t units[MSC_TEXT_KEPT]; } msc_last_text;
+
 
 /* ---------------------------------------------------------------- binding and start-up */
 MSC_API int msc_api_count(void) { return MSC_API_COUNT; }
@@ -82,6 +88,8 @@ MSC_API int msc_py_init(PyObject *none, PyObject *int_type, PyObject *str_type, 
     msc_keep(&py.last_release, last_release);
     msc_keep(&py.name_qi, name_qi);
     msc_keep(&py.name_addref, name_addref);
+    msc_last_text.str = NULL;  /* from an earlier interpreter, if any: never touched again */
+    msc_last_text.n = (size_t)-1;
     msc_atomic_cas(&msc_alive, 0, 1);
     return 1;
 }
@@ -130,11 +138,24 @@ PyObject *msc_new_ref(PyObject *o) { PY(Py_IncRef)(o); return o; }
 PyObject *msc_text(const uint16_t *t)
 {
     size_t n = 0;
-    int surrogates = 0;
+    int surrogates = 0, repeated;
+    PyObject *s;
     if (!t) return msc_new_ref(py.none);
     for (; t[n]; n++) surrogates |= (t[n] & 0xF800) == 0xD800;
-    if (!surrogates) return PY(PyUnicode_FromKindAndData)(MSC_UNICODE_2BYTE_KIND, t, (Py_ssize_t)n);
-    return PY(PyUnicode_DecodeUTF16)((const char *)t, (Py_ssize_t)(2 * n), "surrogatepass", &py.utf16_order);
+    repeated = n == msc_last_text.n && memcmp(t, msc_last_text.units, 2 * n) == 0;
+    if (repeated && msc_last_text.str) return msc_new_ref(msc_last_text.str);
+    s = surrogates ? PY(PyUnicode_DecodeUTF16)((const char *)t, (Py_ssize_t)(2 * n), "surrogatepass", &py.utf16_order)
+                   : PY(PyUnicode_FromKindAndData)(MSC_UNICODE_2BYTE_KIND, t, (Py_ssize_t)n);
+    if (repeated) {  /* the second time in a row: keep it */
+        if (s) msc_last_text.str = msc_new_ref(s);
+        return s;
+    }
+    /* a new text: only its units are noted, so text that never repeats costs a copy, no more */
+    if (msc_last_text.str) PY(Py_DecRef)(msc_last_text.str);
+    msc_last_text.str = NULL;
+    msc_last_text.n = n <= MSC_TEXT_KEPT ? n : (size_t)-1;
+    if (n <= MSC_TEXT_KEPT) memcpy(msc_last_text.units, t, 2 * n);
+    return s;
 }
 
 /* A call's return value -> HRESULT; consumes r. */

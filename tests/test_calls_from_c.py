@@ -37,6 +37,30 @@ def test_progress_texts_from_c_literals(native, callback):
     ]
 
 
+def test_repeated_and_rewritten_arguments_arrive_exactly(native, callback):
+    """The compiled backend shares the str and int it made last when a host repeats an
+    argument; one buffer rewritten in place, texts equal in length, a text longer than what
+    is kept, surrogates and extreme integers must still arrive exactly as sent."""
+    obj, address = callback
+    buffer = (ctypes.c_uint16 * 80)()  # one address, rewritten between calls, as a host's buffer is
+
+    def send(text, index, count):
+        units = list(memoryview((text + "\0").encode("utf-16-le", "surrogatepass")).cast("H"))
+        buffer[:len(units)] = units
+        assert native.host.host_progress(address, buffer, index, count) == m.S_OK
+
+    sent = [("Inbox", 1, 9), ("Inbox", 2, 9), ("Index", 2, 9), ("Inbox2", 3, 9), ("Inbox", 3, 10),
+            ("x" * 64, 0xFFFFFFFF, 10), ("x" * 64, 0, 0xFFFFFFFF), ("x" * 65, 0, 0xFFFFFFFF),
+            ("x" * 65, 0, 0xFFFFFFFF), ("x" * 63 + "y", 5, 5), ("a\U0001F600b", 5, 5),
+            ("a\U0001F601b", 5, 5), ("a\ud800b", 5, 5), ("a\ud800b", 5, 5), ("", 5, 5), ("Inbox", 5, 5)]
+    for event in sent:
+        send(*event)
+    assert native.host.host_error(address, -1, utf16("Inbox")) == m.S_OK  # HRESULT: signed
+    send("Inbox", 0xFFFFFFFF, 0xFFFFFFFF)                                   # ULONG: the same bits
+    assert obj.events == [("Progress", *event) for event in sent] + [
+        ("Error", -1, "Inbox"), ("Progress", "Inbox", 0xFFFFFFFF, 0xFFFFFFFF)]
+
+
 def test_error_and_done_arguments(native, callback):
     obj, address = callback
     assert native.host.host_error(address, m.MAPI_E_NETWORK_ERROR, utf16("offline")) == m.S_OK
