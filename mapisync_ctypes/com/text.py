@@ -12,7 +12,7 @@ from typing import Optional
 try:
     import cffi
 except ImportError as exc:  # pip installs cffi with the package; it is missing after --no-deps
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    if sysconfig.get_config_var("Py_GIL_DISABLED") and sys.version_info < (3, 14):
         raise ImportError("mapisync_ctypes needs cffi, and cffi does not support free-threaded CPython 3.13: "
                           "use a regular (GIL) build of CPython") from exc
     raise ImportError("mapisync_ctypes needs cffi: pip install cffi") from exc
