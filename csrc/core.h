@@ -193,7 +193,7 @@ extern DWORD msc_tls;
 extern pthread_key_t msc_tls;
 #  define msc_tls_get() pthread_getspecific(msc_tls)
 #endif
-void msc_keep_thread(void);     /* without the GIL: the first call from this thread */
+void msc_keep_thread(void);     /* without the GIL: the first call from a thread Python has no state for */
 int msc_threads_init(void);     /* msc_bind: the slot and its destructor; 0 if unavailable */
 
 typedef struct { int gil; } msc_gil;

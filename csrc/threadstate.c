@@ -28,9 +28,6 @@
 #  include <dlfcn.h>
 #endif
 
-/* the slot's value for a thread Python made (or one that already had a state): nothing kept */
-#define MSC_PYTHON_THREAD ((void *)(uintptr_t)1)
-
 enum { MSC_GIL_LOCKED = 0, MSC_GIL_UNLOCKED = 1 };  /* PyGILState_STATE */
 
 static volatile int32_t msc_tls_ready;
@@ -91,7 +88,7 @@ DWORD msc_tls = FLS_OUT_OF_INDEXES;
 static void NTAPI msc_fls_ended(void *kept)
 {
     msc_dead *dead;
-    if (!kept || kept == MSC_PYTHON_THREAD || !msc_python_usable()) return;
+    if (!kept || !msc_python_usable()) return;
     if (!(dead = (msc_dead *)malloc(sizeof *dead))) return;  /* leaks one state rather than block */
     dead->state = kept;
     AcquireSRWLockExclusive(&msc_dead_lock);
@@ -108,7 +105,7 @@ static int msc_at_thread_end(void *kept) { (void)kept; return 1; }  /* the FLS s
  * takes it, then the second Release reaches zero and deletes it. */
 static void msc_give_back(void *kept)
 {
-    if (!kept || kept == MSC_PYTHON_THREAD) return;
+    if (!kept) return;
     msc_atomic_add(&msc_inflight, 1);
     if (msc_python_usable() && api.PyGILState_GetThisThreadState() == kept) {
         api.PyGILState_Ensure();                   /* the kept state, current: count 2 */
@@ -137,7 +134,7 @@ static int msc_at_thread_end(void *kept)
  * way CPython ends its own threads. */
 static void msc_key_ended(void *kept)
 {
-    if (kept && kept != MSC_PYTHON_THREAD) msc_delete_state(kept);
+    if (kept) msc_delete_state(kept);
 }
 #endif
 
@@ -174,23 +171,20 @@ static int msc_hold(void *state)
     return 1;
 }
 
+/* msc_enter calls this only where Python has no state for the thread: one the host made */
 void msc_keep_thread(void)
 {
-    void *mark = MSC_PYTHON_THREAD;
+    void *state;
     if (!msc_atomic_load(&msc_tls_ready)) return;  /* no slot: every call pays, nothing breaks */
-    if (!api.PyGILState_GetThisThreadState()) {    /* a thread Python never saw */
-        api.PyGILState_Ensure();                   /* a new state, never released here */
-        mark = api.PyGILState_GetThisThreadState();
-        api.PyEval_SaveThread();                   /* let the GIL go, keep the state */
-        if (!msc_hold(mark)) {
-            /* nothing would give it back: give it back now rather than leak it */
-            api.PyGILState_Ensure();                   /* count 2 */
-            api.PyGILState_Release(MSC_GIL_LOCKED);    /* count 1, the GIL still held */
-            api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
-        }
-        return;
+    api.PyGILState_Ensure();                       /* a new state, never released here */
+    state = api.PyGILState_GetThisThreadState();
+    api.PyEval_SaveThread();                       /* let the GIL go, keep the state */
+    if (!msc_hold(state)) {
+        /* nothing would give it back: give it back now rather than leak it */
+        api.PyGILState_Ensure();                   /* count 2 */
+        api.PyGILState_Release(MSC_GIL_LOCKED);    /* count 1, the GIL still held */
+        api.PyGILState_Release(MSC_GIL_UNLOCKED);  /* count 0: deleted, the GIL let go */
     }
-    msc_tls_set(mark);
 }
 
 /* ---------------------------------------------------------------- for the ctypes backend
